@@ -1,0 +1,22 @@
+# Every target creates venv/ (the folder the Pulumi CLI itself uses, see Pulumi.yaml) when it
+# is missing or when a requirements file changed, so each works on a fresh clone.
+PYTHON ?= python3
+VENV := venv
+BIN := $(VENV)/bin
+
+.PHONY: test test-thorough venv
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## test: the whole suite, as CI runs it (bounded Hypothesis profile)
+test: venv
+	$(BIN)/python -m pytest
+
+## test-thorough: the same suite with the long Hypothesis profile
+test-thorough: venv
+	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest
