@@ -23,6 +23,13 @@ READ_OPERATIONS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
 WRITE_OPERATIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"})
 
 
+class _QuietHandler(MotoRequestHandler):
+    """moto's handler without a log line per request (the local stack prints its own view)."""
+
+    def log_request(self, *args: object, **kwargs: object) -> None:
+        pass
+
+
 class LocalDynamoDB:
     """moto's DynamoDB on a free 127.0.0.1 port; use as a context manager."""
 
@@ -32,7 +39,7 @@ class LocalDynamoDB:
         self._app = DomainDispatcherApplication(create_backend_app)
         self._lock = threading.Lock()
         self.operations: Counter[str] = Counter()
-        self._server = make_server("127.0.0.1", 0, self._serve, threaded=True, request_handler=MotoRequestHandler)
+        self._server = make_server("127.0.0.1", 0, self._serve, threaded=True, request_handler=_QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto-dynamodb", daemon=True)
 
     @property
