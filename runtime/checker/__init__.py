@@ -1,0 +1,6 @@
+"""The scheduled checker: probes one service per invocation and moves its circuit.
+
+``config`` validates the schedule's input, ``probe`` makes the HTTP call, ``report`` turns the
+result into the summary, the log line and the CloudWatch metrics, and ``handler`` (the Lambda
+entry point ``checker.handler.handler``) wires them to the state machine and the table.
+"""

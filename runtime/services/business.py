@@ -1,0 +1,161 @@
+"""The business function (handler ``services.business.handler``): the circuit breaker's consumer.
+
+Each invocation asks the circuit-breaker extension (through the layer's client) whether the
+circuit allows a call. If it does, the function calls its service with a timeout, reports the
+outcome to the extension and answers with the service's body; if it does not, it answers the
+fallback without touching the service. When the extension cannot be reached, the client
+answers with the configured unknown-state default, and this function follows it and says so.
+
+Environment:
+    ``CIRCUIT_ID``      the circuit protecting the service
+    ``SERVICE_URL``     full URL of the service's resource
+    ``CALL_TIMEOUT_S``  timeout of the call, seconds (default 2)
+
+The event is not read: any invocation is one request. The answer (JSON-serialisable)::
+
+    {"path": "live" | "fallback", "circuit_id", "circuit_state", "stale", "extension_reachable",
+     "service_status": int | None, "latency_ms": float | None,
+     "body": ...                     # live call that succeeded: the service's answer
+     "error", "fallback", ...        # live call that failed: why, and the fallback answer
+     "fallback": ...}                # circuit not allowing calls: the fallback answer
+    (live answers also carry "reported": whether the extension took the outcome)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from http.client import HTTPException
+from typing import Any, Callable, Mapping, Optional
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit
+from urllib.request import urlopen
+
+MAX_BODY_BYTES = 256 * 1024  # well under Lambda's 6 MB response limit
+DEFAULT_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    circuit_id: str
+    url: str
+    timeout_s: float
+
+
+def settings_from(environ: Mapping[str, str]) -> Settings:
+    """Read the environment; raise ``ValueError`` naming every bad variable."""
+    problems: dict[str, str] = {}
+    circuit_id = environ.get("CIRCUIT_ID", "").strip()
+    if not circuit_id:
+        problems["CIRCUIT_ID"] = "required"
+    url = environ.get("SERVICE_URL", "")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        problems["SERVICE_URL"] = f"must be an http(s) URL, got {url!r}"
+    raw_timeout = environ.get("CALL_TIMEOUT_S", str(DEFAULT_TIMEOUT_S))
+    try:
+        timeout_s = float(raw_timeout)
+    except ValueError:
+        timeout_s = math.nan
+    if not (math.isfinite(timeout_s) and timeout_s > 0):
+        problems["CALL_TIMEOUT_S"] = f"must be a number of seconds > 0, got {raw_timeout!r}"
+    if problems:
+        raise ValueError("invalid configuration: " + "; ".join(f"{key}: {msg}" for key, msg in problems.items()))
+    return Settings(circuit_id, url, timeout_s)
+
+
+@dataclass(frozen=True)
+class CallResult:
+    status: Optional[int]  # None when no answer came back
+    latency_ms: float
+    error: Optional[str]  # None for a 2xx within the timeout
+    body: Any = None
+
+
+def call_service(url: str, timeout_s: float, timer: Callable[[], float] = time.perf_counter) -> CallResult:
+    """GET ``url`` once; a 2xx within the timeout is a success, anything else a failure."""
+    started = timer()
+    try:
+        with urlopen(url, timeout=timeout_s) as response:
+            status, raw = response.status, response.read(MAX_BODY_BYTES)
+    except HTTPError as answer:
+        answer.close()
+        return CallResult(answer.code, _elapsed_ms(timer, started), f"HTTP {answer.code}")
+    except (OSError, HTTPException) as error:  # URLError, timeouts and resets are all OSError
+        return CallResult(None, _elapsed_ms(timer, started), _describe(error, timeout_s))
+    latency_ms = _elapsed_ms(timer, started)
+    if not 200 <= status < 300:
+        return CallResult(status, latency_ms, f"HTTP {status}")
+    if latency_ms > timeout_s * 1000:  # the socket timeout bounds each read, not the whole answer
+        return CallResult(status, latency_ms, f"answered after the {timeout_s:g} s timeout")
+    return CallResult(status, latency_ms, None, _decode(raw))
+
+
+def _elapsed_ms(timer: Callable[[], float], started: float) -> float:
+    return round((timer() - started) * 1000, 1)
+
+
+def _describe(error: BaseException, timeout_s: float) -> str:
+    reason = error.reason if isinstance(error, URLError) else error
+    if isinstance(reason, TimeoutError):
+        return f"timeout after {timeout_s:g} s"
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    return f"{type(reason).__name__}: {reason}"[:200] if isinstance(reason, BaseException) else str(reason)[:200]
+
+
+def _decode(raw: bytes) -> Any:
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def fallback_answer(circuit_id: str, state: Any) -> dict[str, Any]:
+    """What callers get instead of the service's answer: a degraded but well-formed reply."""
+    return {"degraded": True, "message": f"{circuit_id} is unavailable (circuit {state}); this is the fallback answer"}
+
+
+def serve(settings: Settings, breaker: Any) -> dict[str, Any]:
+    """One request: the breaker decides, the service is called only when allowed."""
+    status = breaker.check(settings.circuit_id)
+    circuit = {
+        "circuit_id": settings.circuit_id,
+        "circuit_state": status.state,
+        "stale": status.stale,
+        "extension_reachable": status.reachable,
+    }
+    fallback = fallback_answer(settings.circuit_id, status.state)
+    if not status.allowed:
+        return {"path": "fallback", **circuit, "service_status": None, "latency_ms": None, "fallback": fallback}
+    result = call_service(settings.url, settings.timeout_s)
+    live = {"path": "live", **circuit, "service_status": result.status, "latency_ms": result.latency_ms}
+    if result.error is None:
+        return {**live, "reported": breaker.report_success(settings.circuit_id, result.latency_ms), "body": result.body}
+    reported = breaker.report_failure(settings.circuit_id, result.latency_ms, result.error)
+    return {**live, "reported": reported, "error": result.error, "fallback": fallback}
+
+
+_breaker: Any = None
+
+
+def breaker() -> Any:
+    """The extension's client, made once per execution environment.
+
+    ``circuit_breaker_client`` is the layer's module (``/opt/python`` in Lambda). It is imported
+    on first use so this module, and the decision logic above, load where the layer is absent.
+    """
+    global _breaker
+    if _breaker is None:
+        from circuit_breaker_client import CircuitBreakerClient
+
+        _breaker = CircuitBreakerClient()
+    return _breaker
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    return serve(settings_from(os.environ), breaker())

@@ -1,0 +1,131 @@
+"""The business function's decisions, against a real HTTP service on loopback.
+
+The circuit-breaker client is replaced by a stand-in with the client's API, injected through
+the module-level factory; the real client talking to the real extension process is covered by
+the extension's end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pytest
+
+from services import business
+
+
+@dataclass(frozen=True)
+class CircuitStatus:
+    id: str
+    state: str
+    allowed: bool
+    stale: bool = False
+    age_ms: Optional[int] = 5
+    reachable: bool = True
+
+
+@dataclass
+class StandIn:
+    """The client's API: ``check`` answers a fixed status; reports are recorded."""
+
+    status: CircuitStatus
+    reports: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def check(self, circuit_id: str) -> CircuitStatus:
+        return self.status
+
+    def report_success(self, circuit_id: str, latency_ms: float) -> bool:
+        self.reports.append(("success", circuit_id, latency_ms))
+        return self.status.reachable
+
+    def report_failure(self, circuit_id: str, latency_ms: float, error: str) -> bool:
+        self.reports.append(("failure", circuit_id, latency_ms, error))
+        return self.status.reachable
+
+
+@pytest.fixture
+def configure(monkeypatch: pytest.MonkeyPatch):
+    """Set the environment and inject a stand-in client answering ``state``/``allowed``."""
+
+    def apply(url: str, state: str = "CLOSED", allowed: bool = True, **status: Any) -> StandIn:
+        monkeypatch.setenv("CIRCUIT_ID", "payments")
+        monkeypatch.setenv("SERVICE_URL", url)
+        monkeypatch.setenv("CALL_TIMEOUT_S", "0.5")
+        stand_in = StandIn(CircuitStatus("payments", state, allowed, **status))
+        monkeypatch.setattr(business, "_breaker", stand_in)
+        return stand_in
+
+    return apply
+
+
+def invoke() -> dict[str, Any]:
+    answer = business.handler({}, None)
+    json.dumps(answer)  # what Lambda does with it
+    return answer
+
+
+def test_live_path_calls_the_service_and_reports_success(configure, service):
+    client = configure(service.url("/resource"))
+    answer = invoke()
+    assert service.requests == 1
+    assert answer["path"] == "live" and answer["service_status"] == 200
+    assert answer["body"] == {"status": 200, "path": "/resource"}
+    assert answer["circuit_id"] == "payments" and answer["circuit_state"] == "CLOSED"
+    assert answer["extension_reachable"] is True and answer["stale"] is False and answer["reported"] is True
+    assert client.reports == [("success", "payments", answer["latency_ms"])]
+    assert "fallback" not in answer
+
+
+@pytest.mark.parametrize("state", ["OPEN", "FORCED_OPEN", "HALF_OPEN"])
+def test_fallback_path_makes_no_request(configure, service, state):
+    client = configure(service.url("/resource"), state=state, allowed=False, stale=True)
+    answer = invoke()
+    assert service.requests == 0 and client.reports == []
+    assert answer["path"] == "fallback" and answer["circuit_state"] == state and answer["stale"] is True
+    assert answer["service_status"] is None and answer["latency_ms"] is None
+    assert answer["fallback"]["degraded"] is True and "body" not in answer
+
+
+def test_failed_call_is_reported_and_answered_with_the_fallback(configure, service):
+    service.status = 503
+    client = configure(service.url("/resource"))
+    answer = invoke()
+    assert answer["path"] == "live" and answer["service_status"] == 503 and answer["error"] == "HTTP 503"
+    assert client.reports == [("failure", "payments", answer["latency_ms"], "HTTP 503")]
+    assert answer["fallback"]["degraded"] is True and "body" not in answer
+
+
+@pytest.mark.parametrize("target, error", [("slow", "timeout after 0.5 s"), ("closed", "connection refused")])
+def test_timeout_and_refused_connection_are_reported_failures(configure, service, closed_url, target, error):
+    service.delay_s = 1.0
+    client = configure(service.url("/resource") if target == "slow" else closed_url, state="HALF_OPEN")  # a trial
+    answer = invoke()
+    assert answer["path"] == "live" and answer["service_status"] is None and answer["error"] == error
+    assert client.reports == [("failure", "payments", answer["latency_ms"], error)]
+
+
+def test_unreachable_extension_follows_the_unknown_default_and_says_so(configure, service):
+    client = configure(service.url("/resource"), state="CLOSED", allowed=True, age_ms=None, reachable=False)
+    answer = invoke()
+    assert answer["extension_reachable"] is False and answer["reported"] is False
+    assert answer["path"] == "live" and service.requests == 1 and len(client.reports) == 1
+
+
+def test_unknown_default_open_means_fallback(configure, service):
+    configure(service.url("/resource"), state="OPEN", allowed=False, age_ms=None, reachable=False)
+    answer = invoke()
+    assert answer["path"] == "fallback" and answer["extension_reachable"] is False and service.requests == 0
+
+
+def test_bad_configuration_names_each_variable():
+    with pytest.raises(ValueError) as raised:
+        business.settings_from({"SERVICE_URL": "localhost:8080", "CALL_TIMEOUT_S": "0"})
+    for name in ("CIRCUIT_ID", "SERVICE_URL", "CALL_TIMEOUT_S"):
+        assert f"{name}: " in str(raised.value)
+
+
+def test_timeout_defaults_to_two_seconds():
+    settings = business.settings_from({"CIRCUIT_ID": "a", "SERVICE_URL": "https://svc.example/resource"})
+    assert settings.timeout_s == 2.0

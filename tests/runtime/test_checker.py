@@ -1,0 +1,301 @@
+"""The checker against a real HTTP service and DynamoDB on loopback, with an injected clock."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+
+from breaker.machine import BreakerSettings, CircuitRecord, State, grant_trial
+from breaker.store import CircuitStore
+from checker import handler as checker
+from checker.config import InputError, parse_input
+from checker.report import NAMESPACE
+
+START_MS = 1_700_000_000_000
+SETTINGS = {
+    "failure_threshold": 3,
+    "open_duration_s": 10,
+    "open_backoff_multiplier": 2,
+    "half_open_success_threshold": 2,
+}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.ms = START_MS
+
+    def __call__(self) -> int:
+        return self.ms
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(checker, "clock", fake)
+    return fake
+
+
+@pytest.fixture
+def circuits(table: str, aws_env: Any, monkeypatch: pytest.MonkeyPatch) -> CircuitStore:
+    """A store on the test's table for reading back; the handler makes its own (reset here)."""
+    monkeypatch.setattr(checker, "_store", None)
+    return CircuitStore(aws_env.client(), table)
+
+
+def event(url: str, **breaker: Any) -> dict[str, Any]:
+    return {"circuit_id": "payments", "url": url, "timeout_s": 1.0, "breaker": {**SETTINGS, **breaker}}
+
+
+def run(capsys: pytest.CaptureFixture[str], probe_event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Invoke the handler; return its summary and the one log line it wrote."""
+    summary = checker.handler(probe_event, None)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1, lines
+    return summary, json.loads(lines[0])
+
+
+def assert_valid_emf(line: dict[str, Any]) -> None:
+    """CloudWatch's EMF specification, as far as this document uses it."""
+    meta = line["_aws"]
+    assert isinstance(meta["Timestamp"], int)
+    directives = meta["CloudWatchMetrics"]
+    assert isinstance(directives, list) and directives
+    for directive in directives:
+        assert set(directive) == {"Namespace", "Dimensions", "Metrics"}
+        assert directive["Namespace"] == NAMESPACE
+        for dimension_set in directive["Dimensions"]:
+            assert 1 <= len(dimension_set) <= 30
+            for name in dimension_set:
+                assert isinstance(line[name], str)
+        assert 1 <= len(directive["Metrics"]) <= 100
+        for metric in directive["Metrics"]:
+            assert set(metric) <= {"Name", "Unit", "StorageResolution"}
+            assert metric["Unit"] in {"Milliseconds", "Count"}
+            value = line[metric["Name"]]
+            assert isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def metric_names(line: dict[str, Any]) -> set[str]:
+    return {m["Name"] for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+
+
+def trip(capsys: pytest.CaptureFixture[str], url: str) -> dict[str, Any]:
+    for _ in range(SETTINGS["failure_threshold"]):
+        summary, line = run(capsys, event(url))
+    assert summary["state_after"] == "OPEN"
+    return line
+
+
+# -- classification ----------------------------------------------------------------------
+
+
+def test_healthy_probe_succeeds_without_a_write(clock, circuits, service, aws_env, capsys):
+    reads, writes = aws_env.reads, aws_env.writes
+    summary, line = run(capsys, event(service.url()))
+    assert summary["outcome"] == "success" and summary["status"] == 200 and summary["error"] is None
+    assert summary["state_before"] == summary["state_after"] == "CLOSED" and not summary["transition"]
+    assert (aws_env.reads, aws_env.writes) == (reads + 1, writes)  # a healthy circuit: one GetItem, no write
+    assert_valid_emf(line)
+    assert line["ProbeFailure"] == 0 and line["CircuitOpened"] == 0
+    assert "StateTransition" not in line and "StateTransition" not in metric_names(line)
+
+
+def test_http_500_counts_as_failure(clock, circuits, service, capsys):
+    service.status = 500
+    summary, line = run(capsys, event(service.url()))
+    assert summary["outcome"] == "failure" and summary["status"] == 500 and summary["error"] == "HTTP 500"
+    assert circuits.get("payments").consecutive_failures == 1
+    assert line["level"] == "WARN" and line["ProbeFailure"] == 1
+
+
+@pytest.mark.parametrize("status", [503, 404, 302])
+def test_any_non_2xx_status_is_a_failure(clock, circuits, service, capsys, status):
+    service.status = status
+    summary, _ = run(capsys, event(service.url()))
+    assert (summary["outcome"], summary["status"], summary["error"]) == ("failure", status, f"HTTP {status}")
+
+
+def test_unreachable_services_are_failures(clock, circuits, closed_url, unresolvable_url, capsys):
+    refused, _ = run(capsys, event(closed_url))
+    assert refused["outcome"] == "failure" and refused["status"] is None
+    assert refused["error"] == "connection refused"
+    unresolved, _ = run(capsys, event(unresolvable_url))
+    assert unresolved["outcome"] == "failure" and unresolved["error"].startswith("DNS lookup failed")
+    assert circuits.get("payments").last_error == unresolved["error"]
+
+
+def test_timeout_is_a_failure(clock, circuits, service, capsys):
+    service.delay_s = 0.5
+    summary, line = run(capsys, {**event(service.url()), "timeout_s": 0.1})
+    assert summary["outcome"] == "failure" and summary["error"] == "timeout after 0.1 s"
+    assert 100 <= line["ProbeLatency"] < 500
+
+
+def test_answer_over_the_slow_threshold_is_slow(clock, circuits, service, capsys):
+    service.delay_s = 0.06
+    summary, line = run(capsys, event(service.url(), slow_call_threshold_ms=50))
+    assert summary["outcome"] == "slow" and summary["status"] == 200
+    assert summary["error"].startswith("slow: ")
+    assert line["ProbeFailure"] == 1
+    assert circuits.get("payments").consecutive_failures == 1
+
+
+# -- the state machine through the checker --------------------------------------------------
+
+
+def test_trips_after_exactly_failure_threshold_failed_probes(clock, circuits, service, capsys):
+    service.status = 503
+    for probe in range(1, SETTINGS["failure_threshold"]):
+        summary, line = run(capsys, event(service.url()))
+        assert summary["state_after"] == "CLOSED", f"opened after {probe} failures"
+        assert line["CircuitOpened"] == 0 and "StateTransition" not in line
+        assert_valid_emf(line)
+    summary, line = run(capsys, event(service.url()))
+    assert (summary["state_before"], summary["state_after"], summary["transition"]) == ("CLOSED", "OPEN", True)
+    assert_valid_emf(line)
+    assert line["CircuitOpened"] == 1 and line["StateTransition"] == 1
+    assert {"ProbeLatency", "ProbeFailure", "StateTransition", "CircuitOpened"} == metric_names(line)
+    assert line["CircuitId"] == "payments" and line["_aws"]["Timestamp"] == START_MS
+    record = circuits.get("payments")
+    assert record.state is State.OPEN and record.version == summary["version"]
+
+
+def test_open_circuit_is_not_probed(clock, circuits, service, aws_env, capsys):
+    service.status = 503
+    trip(capsys, service.url())
+    seen, reads, writes = service.requests, aws_env.reads, aws_env.writes
+    clock.ms += 9_999  # one millisecond short of the open duration
+    summary, line = run(capsys, event(service.url()))
+    assert service.requests == seen and (aws_env.reads, aws_env.writes) == (reads + 1, writes)
+    assert summary["probed"] is False and summary["outcome"] is None and "OPEN until" in summary["skipped"]
+    assert summary["state_after"] == "OPEN" and "_aws" not in line
+
+
+def test_half_open_trials_close_the_circuit_after_the_success_threshold(clock, circuits, service, capsys):
+    service.status = 503
+    trip(capsys, service.url())
+    service.status = 200
+    clock.ms += 10_000
+    first, line = run(capsys, event(service.url()))
+    assert (first["state_before"], first["state_after"], first["outcome"]) == ("HALF_OPEN", "HALF_OPEN", "success")
+    assert "StateTransition" not in line
+    second, line = run(capsys, event(service.url()))
+    assert (second["state_before"], second["state_after"]) == ("HALF_OPEN", "CLOSED")
+    assert line["StateTransition"] == 1 and line["CircuitOpened"] == 0
+    assert circuits.get("payments").state is State.CLOSED
+
+
+def test_failed_trial_reopens_with_a_longer_open_duration(clock, circuits, service, capsys):
+    service.status = 503
+    trip(capsys, service.url())
+    clock.ms += 10_000
+    summary, line = run(capsys, event(service.url()))
+    assert (summary["state_before"], summary["state_after"]) == ("HALF_OPEN", "OPEN")
+    assert line["CircuitOpened"] == 1 and line["StateTransition"] == 1
+    record = circuits.get("payments")
+    assert record.consecutive_opens == 2
+    assert record.next_attempt_at - record.opened_at == 20_000  # 10 s × multiplier 2
+
+
+def test_half_open_probe_skipped_when_the_trial_is_taken(clock, circuits, service, capsys):
+    service.status = 503
+    trip(capsys, service.url())
+    clock.ms += 10_000
+    settings = BreakerSettings.from_mapping(SETTINGS)
+    circuits.apply("payments", lambda record: grant_trial(record, settings, clock.ms)[0])  # a business call's trial
+    seen = service.requests
+    summary, _ = run(capsys, event(service.url()))
+    assert service.requests == seen
+    assert summary["skipped"] == "every half-open trial is already taken" and summary["state_after"] == "HALF_OPEN"
+
+
+def test_concurrent_checkers_lose_no_update(clock, circuits, service, aws_env, table):
+    """Every checker reads version 0 before any writes (the service holds each probe until all
+    have arrived), so all but one write conflict, and every failure must still be counted."""
+    checkers = 6
+    service.status = 503
+    service.gate = threading.Barrier(checkers)
+    probe_input = parse_input(event(service.url(), failure_threshold=100))
+    stores = [CircuitStore(aws_env.client(), table) for _ in range(checkers)]  # one per environment
+    reports: list[Any] = []
+    threads = [threading.Thread(target=lambda s=s: reports.append(checker.check(probe_input, s, clock))) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    record = circuits.get("payments")
+    assert len(reports) == checkers
+    assert record.consecutive_failures == checkers and record.version == checkers
+    assert sum(s.stats.conflicts for s in stores) >= checkers - 1
+
+
+def test_concurrent_checkers_report_one_trip(clock, circuits, service, aws_env, table):
+    checkers = 6
+    service.status = 503
+    service.gate = threading.Barrier(checkers)
+    probe_input = parse_input(event(service.url()))  # trips on the 3rd failure
+    reports: list[Any] = []
+    threads = [
+        threading.Thread(target=lambda: reports.append(checker.check(probe_input, CircuitStore(client, table), clock)))
+        for client in [aws_env.client() for _ in range(checkers)]
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(report.opened for report in reports) == 1
+    assert circuits.get("payments").state is State.OPEN
+
+
+# -- input validation -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad, fields",
+    [
+        ({}, ["circuit_id", "url", "breaker"]),
+        ({"circuit_id": "", "url": "ftp://host/health", "breaker": {}}, ["circuit_id", "url"]),
+        ({"circuit_id": "a", "url": "http:///health", "timeout_s": "2", "breaker": {}}, ["url", "timeout_s"]),
+        ({"circuit_id": "a", "url": "http://h/", "timeout_s": True, "breaker": []}, ["timeout_s", "breaker"]),
+        (
+            {"circuit_id": "a", "url": "http://h/", "breaker": {"failure_threshold": 0, "bogus": 1}, "timeout": 2},
+            ["timeout", "breaker.failure_threshold", "breaker.bogus"],
+        ),
+        ("payments", ["event"]),
+    ],
+)
+def test_malformed_input_is_a_clear_error_naming_each_field(capsys, bad, fields):
+    with pytest.raises(InputError) as raised:
+        checker.handler(bad, None)
+    assert isinstance(raised.value, ValueError)
+    message = str(raised.value)
+    assert message.startswith("invalid checker input: ")
+    for field in fields:
+        assert f"{field}: " in message
+    assert set(raised.value.problems) == set(fields)
+    logged = json.loads(capsys.readouterr().out)
+    assert logged["level"] == "ERROR" and logged["problems"] == raised.value.problems
+
+
+def test_valid_input_defaults_the_timeout():
+    parsed = parse_input({"circuit_id": "a", "url": "https://h.example/health", "breaker": {}})
+    assert parsed.timeout_s == 2.0 and parsed.settings == BreakerSettings()
+
+
+def test_missing_table_variable_is_named(monkeypatch, service):
+    monkeypatch.setattr(checker, "_store", None)
+    monkeypatch.delenv("CIRCUIT_BREAKER_TABLE", raising=False)
+    with pytest.raises(RuntimeError, match="CIRCUIT_BREAKER_TABLE"):
+        checker.handler(event(service.url()), None)
+
+
+def test_summary_is_what_the_record_says(clock, circuits, service, capsys):
+    service.status = 503
+    summary, line = run(capsys, event(service.url()))
+    record: CircuitRecord = circuits.get("payments")
+    assert summary["version"] == record.version == 1
+    assert {k: line[k] for k in summary} == summary
+    json.dumps(summary)
