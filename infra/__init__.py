@@ -1,0 +1,1 @@
+"""The Pulumi program's building blocks: typed stack configuration and the component resources."""
