@@ -1,0 +1,161 @@
+"""The checker: one function, run by one EventBridge Scheduler schedule per protected service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.bundles import Bundle
+from infra.config import ServiceConfig
+from infra.encryption import EncryptionKey
+from infra.environment import Environment
+from infra.function import LambdaFunction, LambdaFunctionArgs
+from infra.iam import Arn, assume_role_policy, circuit_statement, policy_document, table_key_statement
+from infra.table import CircuitTable
+
+COMPONENT = "checker"
+MEMORY_MB = 256
+
+# A schedule's invocation that fails is retried twice, and dropped once a minute old: by then
+# the next scheduled probe (at most a minute apart) says more than a stale one would.
+RETRY_ATTEMPTS = 2
+MAX_EVENT_AGE_S = 60
+
+
+@dataclass(frozen=True)
+class ProbeTarget:
+    """One service to probe: its settings and its base URL (known only once its mock exists)."""
+
+    service: ServiceConfig
+    base_url: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class CheckerArgs:
+    env: Environment
+    code: Bundle  # the checker's zip
+    table: CircuitTable
+    timeout_s: int
+    targets: Sequence[ProbeTarget]
+    key: Optional[EncryptionKey] = None
+
+
+class Checker(pulumi.ComponentResource):
+    """The checker function and, per service, a schedule and the right to that one circuit.
+
+    Each service's access to the table is its own role policy on the checker's role, next to
+    its schedule: adding a service adds these two resources and changes nothing that exists.
+    The schedules live in a group of the stack's own; the scheduler's role can be assumed only
+    for that group and may invoke the checker and nothing else.
+    """
+
+    function_name: pulumi.Output[str]
+    schedule_group: pulumi.Output[str]
+    schedule_names: dict[str, pulumi.Output[str]]  # by service id
+
+    def __init__(self, name: str, args: CheckerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("circuit-breaker:infra:Checker", name, None, opts)
+        env = args.env
+        child = pulumi.ResourceOptions(parent=self)
+        function = LambdaFunction(
+            name,
+            LambdaFunctionArgs(
+                env=env,
+                component=COMPONENT,
+                role="checker",
+                code=args.code,
+                handler="checker.handler.handler",
+                memory_mb=MEMORY_MB,
+                timeout_s=args.timeout_s,
+                variables={"CIRCUIT_BREAKER_TABLE": args.table.name},
+                statements=[table_key_statement(args.key.arn)] if args.key else [],
+                key=args.key,
+            ),
+            opts=child,
+        )
+        group = aws.scheduler.ScheduleGroup(
+            f"{name}-schedules",
+            name=env.physical_name("checks"),
+            tags=env.tagging.component(COMPONENT),
+            opts=child,
+        )
+        scheduler_role = aws.iam.Role(
+            "scheduler-role",
+            description=f"Lets the {env.name} probe schedules invoke the checker",
+            assume_role_policy=assume_role_policy(
+                "scheduler.amazonaws.com",
+                {
+                    "StringEquals": {"aws:SourceAccount": group.arn.apply(lambda arn: Arn.parse(arn).account)},
+                    "ArnEquals": {"aws:SourceArn": group.arn},
+                },
+            ),
+            tags=env.tagging.component(COMPONENT),
+            opts=child,
+        )
+        invoke = aws.iam.RolePolicy(
+            "scheduler-policy",
+            role=scheduler_role.id,
+            policy=policy_document(
+                {
+                    "Sid": "InvokeChecker",
+                    "Effect": "Allow",
+                    "Action": ["lambda:InvokeFunction"],
+                    "Resource": function.arn,
+                }
+            ),
+            opts=child,
+        )
+        self.schedule_names = {}
+        for target in args.targets:
+            service = target.service
+            access = aws.iam.RolePolicy(
+                f"{service.id}-checker-access",
+                role=function.role.id,
+                policy=policy_document(circuit_statement("ProbedCircuit", args.table.arn, [service.id])),
+                opts=child,
+            )
+            schedule = aws.scheduler.Schedule(
+                f"{service.id}-schedule",
+                name=service.id,
+                group_name=group.name,
+                description=f"Probe {service.id} and move its circuit",
+                schedule_expression=service.schedule,
+                flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+                target=aws.scheduler.ScheduleTargetArgs(
+                    arn=function.arn,
+                    role_arn=scheduler_role.arn,
+                    input=probe_input(service, target.base_url),
+                    retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
+                        maximum_retry_attempts=RETRY_ATTEMPTS, maximum_event_age_in_seconds=MAX_EVENT_AGE_S
+                    ),
+                ),
+                state="ENABLED",
+                # The first probe must find both the right to invoke and the right to its circuit.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[invoke, access]),
+            )
+            self.schedule_names[service.id] = schedule.name
+        self.function_name = function.name
+        self.schedule_group = group.name
+        self.register_outputs(
+            {
+                "function_name": self.function_name,
+                "schedule_group": self.schedule_group,
+                "schedules": self.schedule_names,
+            }
+        )
+
+
+def probe_input(service: ServiceConfig, base_url: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The JSON the checker reads (runtime/checker/config.py): what to probe and how to judge it."""
+    url = pulumi.Output.from_input(base_url).apply(lambda base: base.rstrip("/") + service.probe.path)
+    return pulumi.Output.json_dumps(
+        {
+            "circuit_id": service.id,
+            "url": url,
+            "timeout_s": service.probe.timeout_s,
+            "breaker": service.breaker.to_mapping(),
+        }
+    )

@@ -1,0 +1,198 @@
+"""One protected service: its mock microservice (unless it is external), its business function
+and the alarm on its circuit."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.bundles import Bundles
+from infra.checker import ProbeTarget
+from infra.config import MockSettings, ServiceConfig
+from infra.encryption import EncryptionKey
+from infra.environment import Environment
+from infra.function import LambdaFunction, LambdaFunctionArgs
+from infra.iam import circuit_statement, table_key_statement
+from infra.layer import ExtensionLayer
+from infra.table import CircuitTable
+
+# Where the extension listens on loopback; the client reads the same variable.
+EXTENSION_PORT = 4243
+# The checker's metric (runtime/checker/report.py) that the circuit's alarm watches.
+METRIC_NAMESPACE = "CircuitBreaker"
+METRIC_DIMENSION = "CircuitId"
+OPENED_METRIC = "CircuitOpened"
+# What the business function requests on a mock, under the mock's Function URL.
+MOCK_RESOURCE_PATH = "/resource"
+
+BUSINESS_MEMORY_MB = 256
+MOCK_MEMORY_MB = 128
+
+
+@dataclass(frozen=True)
+class ProtectedServiceArgs:
+    env: Environment
+    code: Bundles  # the business function's and the mock's zips are used
+    service: ServiceConfig
+    table: CircuitTable
+    layer: ExtensionLayer
+    key: Optional[EncryptionKey] = None
+
+
+class ProtectedService(pulumi.ComponentResource):
+    """Everything one entry of ``services`` deploys, each resource named after the service id.
+
+    A mock service gets a Function URL without authentication (the probe and the business
+    function call it as any HTTP dependency) and an SSM parameter holding its mode, initially
+    the config's; switching the mode at run time is an authenticated ``ssm put-parameter``.
+    An external service (``url``) gets no mock: the checker probes ``url`` + ``probe.path``
+    and the business function calls ``url`` exactly as given.
+    """
+
+    endpoint_url: pulumi.Output[str]  # the service's base URL, without a trailing slash
+    business_function: pulumi.Output[str]
+    mode_parameter: Optional[pulumi.Output[str]]  # the mock's SSM parameter; None when external
+    probe_target: ProbeTarget
+
+    def __init__(self, name: str, args: ProtectedServiceArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("circuit-breaker:infra:ProtectedService", name, None, opts)
+        service = args.service
+        component = f"service/{service.id}"
+        if service.mock is None:
+            assert service.url is not None  # the config allows a mock or a url, never neither
+            self.endpoint_url = pulumi.Output.from_input(service.url.rstrip("/"))
+            self.mode_parameter = None
+            service_url: pulumi.Input[str] = service.url
+        else:
+            self.endpoint_url, self.mode_parameter = self._mock(args, service.mock, component)
+            service_url = self.endpoint_url.apply(lambda base: base + MOCK_RESOURCE_PATH)
+
+        business = LambdaFunction(
+            f"{service.id}-business",
+            LambdaFunctionArgs(
+                env=args.env,
+                component=component,
+                role="business-function",
+                code=args.code.business,
+                handler="services.business.handler",
+                memory_mb=BUSINESS_MEMORY_MB,
+                timeout_s=timeout_above(service.call_timeout_s),
+                variables=business_variables(service, service_url, args.table.name),
+                statements=[
+                    circuit_statement("OwnCircuit", args.table.arn, [service.id]),
+                    *([table_key_statement(args.key.arn)] if args.key else []),
+                ],
+                layers=[args.layer.arn],
+                key=args.key,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.cloudwatch.MetricAlarm(
+            f"{service.id}-circuit-opened",
+            name=args.env.physical_name(f"{service.id}-circuit-opened"),
+            alarm_description=f"The checker opened the circuit of {service.id}: calls now get the fallback",
+            namespace=METRIC_NAMESPACE,
+            metric_name=OPENED_METRIC,
+            dimensions={METRIC_DIMENSION: service.id},
+            statistic="Sum",
+            period=60,
+            evaluation_periods=1,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+            tags=args.env.tagging.component(component),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.business_function = business.name
+        self.probe_target = ProbeTarget(service=service, base_url=self.endpoint_url)
+        self.register_outputs(
+            {
+                "endpoint_url": self.endpoint_url,
+                "business_function": self.business_function,
+                "mode_parameter": self.mode_parameter,
+            }
+        )
+
+    def _mock(
+        self, args: ProtectedServiceArgs, mock: MockSettings, component: str
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+        """The mock's mode parameter, function and public URL; returns (base URL, parameter name)."""
+        service = args.service
+        child = pulumi.ResourceOptions(parent=self)
+        initial_mode = json.dumps(asdict(mock), separators=(",", ":"))
+        parameter = aws.ssm.Parameter(
+            f"{service.id}-mock-mode",
+            name=f"/circuit-breaker/{args.env.name}/{service.id}/mock-mode",
+            description=f"Mode of the {service.id} mock (JSON: mode, failure_status, delay_ms, failure_rate)",
+            type="String",
+            insecure_value=initial_mode,  # not a secret: shown in previews, unlike `value`
+            tags=args.env.tagging.component(component),
+            opts=child,
+        )
+        function = LambdaFunction(
+            f"{service.id}-mock",
+            LambdaFunctionArgs(
+                env=args.env,
+                component=component,
+                role="mock-service",
+                code=args.code.mock,
+                handler="services.mock.handler",
+                memory_mb=MOCK_MEMORY_MB,
+                # Outlive every caller's wait, so a slow mode reads as a timeout, not a 502.
+                timeout_s=timeout_above(max(service.call_timeout_s, service.probe.timeout_s)),
+                variables={"MOCK_MODE_PARAMETER": parameter.name, "MOCK_DEFAULT_MODE": initial_mode},
+                statements=[
+                    {"Sid": "ReadMode", "Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": parameter.arn}
+                ],
+                key=args.key,
+            ),
+            opts=child,
+        )
+        url = aws.lambda_.FunctionUrl(
+            f"{service.id}-mock-url", function_name=function.name, authorization_type="NONE", opts=child
+        )
+        # A public Function URL needs both permissions (the second since October 2025).
+        aws.lambda_.Permission(
+            f"{service.id}-mock-url-public",
+            function=function.name,
+            action="lambda:InvokeFunctionUrl",
+            principal="*",
+            function_url_auth_type="NONE",
+            opts=child,
+        )
+        aws.lambda_.Permission(
+            f"{service.id}-mock-url-invoke",
+            function=function.name,
+            action="lambda:InvokeFunction",
+            principal="*",
+            invoked_via_function_url=True,
+            opts=child,
+        )
+        return url.function_url.apply(lambda base: base.rstrip("/")), parameter.name
+
+
+def business_variables(
+    service: ServiceConfig, service_url: pulumi.Input[str], table_name: pulumi.Input[str]
+) -> dict[str, Any]:
+    """What the business function reads (runtime/services/business.py) and what its extension
+    and client read (runtime/extension): the one circuit it uses, with its breaker settings."""
+    return {
+        "CIRCUIT_ID": service.id,
+        "SERVICE_URL": service_url,
+        "CALL_TIMEOUT_S": str(service.call_timeout_s),
+        "CIRCUIT_BREAKER_TABLE": table_name,
+        "CIRCUIT_BREAKER_CIRCUITS": json.dumps({service.id: service.breaker.to_mapping()}, separators=(",", ":")),
+        "CIRCUIT_BREAKER_PORT": str(EXTENSION_PORT),
+        "CIRCUIT_BREAKER_CACHE_TTL_S": str(service.cache_ttl_s),
+        "CIRCUIT_BREAKER_UNKNOWN_STATE": service.unknown_state.value,
+    }
+
+
+def timeout_above(wait_s: float) -> int:
+    """A function timeout comfortably above a wait: 3 s more (cold start, the extension), at least 5 s."""
+    return max(5, math.ceil(wait_s) + 3)

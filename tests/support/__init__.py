@@ -1,0 +1,1 @@
+"""Test support shared by the test folders: running the Pulumi program under mocks."""
