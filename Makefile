@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := venv
 BIN := $(VENV)/bin
 
-.PHONY: test test-thorough venv
+.PHONY: test test-thorough venv bench
 
 venv: $(VENV)/.installed
 
@@ -20,3 +20,13 @@ test: venv
 ## test-thorough: the same suite with the long Hypothesis profile
 test-thorough: venv
 	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest
+
+$(VENV)/.bench-installed: requirements.txt requirements-dev.txt requirements-bench.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	touch $@
+
+## bench: the outage simulation against pybreaker, the seed and circuitbreaker-lambda, lookup and
+## cold-start timings, artifact sizes; prints them and writes BENCHMARKS.md and benchmarks/outage.png
+bench: $(VENV)/.bench-installed
+	$(BIN)/python -m benchmarks

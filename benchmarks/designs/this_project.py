@@ -1,0 +1,124 @@
+"""(d) This project with its defaults: the extension's own circuit service in every environment.
+
+Each environment runs the extension's ``CircuitService`` (the TTL cache with refresh-ahead on
+INVOKE, version-conditional reports, rate-limited invalidation after a failure, fleet-wide
+half-open trial leases) over the real ``CircuitStore`` and ``breaker.machine``, with the
+simulated clock injected where the extension passes ``time.monotonic`` and ``time.time``.
+Only DynamoDB is simulated (``VersionedTable``). An invocation does what the extension and the
+business function do: INVOKE (prefetch, retry queued reports), ``GET /circuits/{id}``, and
+after a call ``POST .../success`` or ``.../failure``.
+
+The checker runs ``checker.handler.check``'s two steps on its schedule: take a trial with a
+conditional write (none is granted while OPEN, so it does not probe then), then after the
+probe write the outcome through the state machine. They are split here because a hung probe
+returns ``call_timeout_s`` later, and other environments act in between. Its default
+schedule is ``rate(1 minute)`` (infra/config.py): the 60 s probe interval of every design.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import ContextManager, Optional
+
+from breaker.item import from_item
+from breaker.machine import (
+    BreakerSettings,
+    CircuitRecord,
+    State,
+    classify,
+    effective_state,
+    grant_trial,
+    record_outcome,
+)
+from breaker.store import CircuitStore, ConflictError
+from circuit_breaker_extension.config import DEFAULT_CACHE_TTL_S
+from circuit_breaker_extension.sdk import WRITE_ATTEMPTS
+from circuit_breaker_extension.service import CircuitService
+
+from ..scenario import Scenario
+from .base import Clock, Design, Usage, epoch_ms
+from .versioned_table import VersionedTable
+
+TABLE = "circuits"
+CIRCUIT = "dependency"
+
+
+def _store(table: VersionedTable, max_attempts: int = 8) -> CircuitStore:
+    """The project's store on the simulated table; its back-off between retries takes no simulated time."""
+    return CircuitStore(table, TABLE, max_attempts=max_attempts, sleep=lambda _: None, jitter=lambda: 0.0)
+
+
+class ProjectChecker:
+    """``checker.handler.check``: a trial first (refused in OPEN: no probe), then the outcome."""
+
+    def __init__(self, table: VersionedTable, settings: BreakerSettings, clock: Clock, interval_s: float) -> None:
+        self._store = _store(table)
+        self._settings = settings
+        self._wall_ms = epoch_ms(clock)
+        self._trial: Optional[CircuitRecord] = None
+        self.interval_s = interval_s
+
+    def start(self, now: float) -> bool:
+        asked_ms = self._wall_ms()
+        granted = False
+
+        def take(record: CircuitRecord) -> CircuitRecord:
+            nonlocal granted
+            updated, granted = grant_trial(record, self._settings, asked_ms)
+            return updated
+
+        self._trial = self._store.apply(CIRCUIT, take).record
+        return granted
+
+    def done(self, now: float, ok: bool, latency_s: float) -> None:
+        done_ms = self._wall_ms()
+        outcome = classify(ok, latency_s * 1000, self._settings)
+        error = None if ok else "probe failed"
+        self._store.apply(
+            CIRCUIT, lambda record: record_outcome(record, self._settings, outcome, done_ms, error), current=self._trial
+        )
+
+
+class ThisProject(Design):
+    key = "d"
+    title = "this project (defaults: 5 failures, 30 s open + backoff, 5 s TTL)"
+
+    def __init__(self, scenario: Scenario, clock: Clock) -> None:
+        super().__init__(scenario, clock)
+        settings = BreakerSettings()
+        self._table = VersionedTable()
+        self._services = [
+            CircuitService(
+                {CIRCUIT: settings},
+                _store(self._table, WRITE_ATTEMPTS),
+                (ConflictError,),  # the only way a simulated write fails: it is queued, as live
+                cache_ttl_s=DEFAULT_CACHE_TTL_S,
+                unknown_state=State.CLOSED,
+                clock=clock,
+                wall_ms=epoch_ms(clock),
+            )
+            for _ in range(scenario.environments)
+        ]
+        self.checker = ProjectChecker(self._table, settings, clock, scenario.probe_interval_s)
+        self._wall_ms = epoch_ms(clock)
+
+    def running(self) -> ContextManager[None]:
+        """The service logs each state an environment sees to stdout, as in Lambda; kept out of the report."""
+        return contextlib.redirect_stdout(io.StringIO())
+
+    def admit(self, env: int, now: float) -> bool:
+        service = self._services[env]
+        service.on_invoke()
+        return service.lookup(CIRCUIT).allowed
+
+    def complete(self, env: int, now: float, ok: bool, latency_s: float) -> None:
+        self._services[env].report(CIRCUIT, ok, latency_s * 1000, None if ok else "dependency failed")
+
+    def state(self, now: float) -> str:
+        item = self._table.peek(CIRCUIT)
+        record = from_item(item) if item else CircuitRecord(CIRCUIT)
+        return effective_state(record, self._wall_ms()).value
+
+    def usage(self) -> Usage:
+        return self._table.usage
