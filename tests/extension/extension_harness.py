@@ -285,6 +285,8 @@ class ExtensionProcess:
     def wait_exit(self, timeout_s: float = 10.0) -> int:
         code = self.process.wait(timeout_s)
         self._reader.join(timeout_s)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
         return code
 
     def stop(self) -> None:
