@@ -86,12 +86,7 @@ class TtlCache(Generic[V]):
         """Load now if the values expire within ``ahead_s`` (refresh-ahead), else do nothing."""
         self._load_once(self._clock() + ahead_s)
 
-    # -- writing ---------------------------------------------------------------------------
-
-    def put(self, key: str, value: V) -> None:
-        """Store a value known to be current (for example the record a write just returned)."""
-        with self._lock:
-            self._values[key] = value
+    # -- expiring --------------------------------------------------------------------------
 
     def invalidate(self) -> bool:
         """Make the next read load, unless an invalidation happened too recently. Returns whether it did."""

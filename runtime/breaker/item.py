@@ -17,13 +17,16 @@ from .machine import SCHEMA_VERSION, CircuitRecord, State
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 _FIELDS = {f.name for f in fields(CircuitRecord)}
+# DynamoDB has lists, not tuples: these fields are tuples in the record and lists in the item.
+_TUPLE_FIELDS = ("failure_times", "trial_leases")
 
 
 def to_item(record: CircuitRecord) -> dict[str, dict[str, Any]]:
     """The record as a DynamoDB item; attributes that are None are left out."""
     plain = asdict(record)
     plain["state"] = record.state.value
-    plain["trial_leases"] = list(record.trial_leases)
+    for name in _TUPLE_FIELDS:
+        plain[name] = list(plain[name])
     return {key: _serializer.serialize(value) for key, value in plain.items() if value is not None}
 
 
@@ -34,7 +37,8 @@ def from_item(item: dict[str, dict[str, Any]]) -> CircuitRecord:
     if schema > SCHEMA_VERSION:
         raise ValueError(f"circuit {plain.get('id')!r} has schema_version {schema}, this code reads up to {SCHEMA_VERSION}")
     plain["state"] = State(plain.get("state", State.CLOSED.value))
-    plain["trial_leases"] = tuple(plain.get("trial_leases", ()))
+    for name in _TUPLE_FIELDS:
+        plain[name] = tuple(plain.get(name, ()))
     return CircuitRecord(**plain)
 
 

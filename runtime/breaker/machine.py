@@ -195,7 +195,11 @@ class CircuitRecord:
     id: str
     state: State = State.CLOSED
     version: int = 0
-    consecutive_failures: int = 0
+    # Times of the failures since the latest success the fleet knows of: the failure streak.
+    # Times rather than a counter, so that a success reported late (piggybacked on another
+    # environment's failure report) can still break the streak it interrupted.
+    failure_times: tuple[int, ...] = field(default=())
+    last_success_at: Optional[int] = None  # the latest success known to the record
     # The failure-rate window (see FailureRateRule); None while no window is open.
     window_started_at: Optional[int] = None
     window_calls: int = 0
@@ -209,6 +213,11 @@ class CircuitRecord:
     updated_at: int = 0
     last_error: Optional[str] = None
     schema_version: int = SCHEMA_VERSION
+
+    @property
+    def consecutive_failures(self) -> int:
+        """Failures in a row, as far as the fleet knows: the trip rule's count."""
+        return len(self.failure_times)
 
 
 def classify(ok: bool, latency_ms: float, settings: BreakerSettings) -> Outcome:
@@ -264,8 +273,16 @@ def record_outcome(
     outcome: Outcome,
     now_ms: int,
     error: Optional[str] = None,
+    last_success_ms: Optional[int] = None,
 ) -> CircuitRecord:
-    """Apply one observed call outcome and return the record to persist (or the same record)."""
+    """Apply one observed call outcome and return the record to persist (or the same record).
+
+    ``last_success_ms`` is the reporter's own latest success before this outcome, if any. Each
+    execution environment sees only its own calls and writes a success only when its copy of
+    the record shows a streak, so without this a streak could grow across the fleet through
+    failures separated by successes nobody wrote down. Carrying it on the failure report makes
+    "consecutive" mean: no success known to any reporter since the failure, at no extra write.
+    """
     failed = outcome is not Outcome.SUCCESS
     state = effective_state(record, now_ms)
     if state in FORCED_STATES or state is State.OPEN:
@@ -274,7 +291,7 @@ def record_outcome(
         return record
     if state is State.HALF_OPEN:
         return _half_open_outcome(_materialise(record, now_ms), settings, failed, now_ms, error)
-    return _closed_outcome(record, settings, failed, now_ms, error)
+    return _closed_outcome(record, settings, failed, now_ms, error, last_success_ms)
 
 
 def force(record: CircuitRecord, state: State, now_ms: int) -> CircuitRecord:
@@ -297,34 +314,41 @@ def release(record: CircuitRecord, now_ms: int) -> CircuitRecord:
 
 
 def _closed_outcome(
-    record: CircuitRecord, settings: BreakerSettings, failed: bool, now_ms: int, error: Optional[str]
+    record: CircuitRecord,
+    settings: BreakerSettings,
+    failed: bool,
+    now_ms: int,
+    error: Optional[str],
+    last_success_ms: Optional[int],
 ) -> CircuitRecord:
     rule = settings.failure_rate
     window_open = rule is not None and record.window_started_at is not None and not _window_over(
         record, rule, now_ms
     )
     if not failed:
-        if record.consecutive_failures == 0 and not window_open:
+        if not record.failure_times and not window_open:
             return record  # the steady state: nothing to count, nothing to write
+        ended_streak = {"failure_times": (), "last_success_at": _latest(record.last_success_at, now_ms)}
         if window_open:
-            return _changed(
-                record, now_ms, consecutive_failures=0, window_calls=record.window_calls + 1
-            )
-        return _changed(record, now_ms, consecutive_failures=0, **_no_window())
+            return _changed(record, now_ms, window_calls=record.window_calls + 1, **ended_streak)
+        return _changed(record, now_ms, **ended_streak, **_no_window())
 
-    failures = record.consecutive_failures + 1
+    known_success = _latest(record.last_success_at, last_success_ms)
+    # A failure in the same millisecond as the success stays counted: ties favour tripping.
+    streak = tuple(t for t in record.failure_times if known_success is None or t >= known_success) + (now_ms,)
     if window_open:
         calls, window_failures, started = record.window_calls + 1, record.window_failures + 1, record.window_started_at
     elif rule is not None:
         calls, window_failures, started = 1, 1, now_ms
     else:
         calls, window_failures, started = 0, 0, None
-    if failures >= settings.failure_threshold or _rate_trips(rule, calls, window_failures):
+    if len(streak) >= settings.failure_threshold or _rate_trips(rule, calls, window_failures):
         return _open(record, settings, now_ms, error, consecutive_opens=1)
     return _changed(
         record,
         now_ms,
-        consecutive_failures=failures,
+        failure_times=streak,
+        last_success_at=known_success,
         window_started_at=started,
         window_calls=calls,
         window_failures=window_failures,
@@ -373,7 +397,7 @@ def _reset(record: CircuitRecord) -> CircuitRecord:
     """Clear every counter and the backoff; keeps identity, version and the last error."""
     return replace(
         record,
-        consecutive_failures=0,
+        failure_times=(),
         half_open_successes=0,
         trial_leases=(),
         opened_at=None,
@@ -385,6 +409,11 @@ def _reset(record: CircuitRecord) -> CircuitRecord:
 
 def _changed(record: CircuitRecord, now_ms: int, **changes) -> CircuitRecord:
     return replace(record, version=record.version + 1, updated_at=now_ms, **changes)
+
+
+def _latest(*times: Optional[int]) -> Optional[int]:
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
 
 
 def _no_window() -> dict:

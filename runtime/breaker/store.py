@@ -83,7 +83,8 @@ class CircuitStore:
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
-                self._backoff(attempt)
+                if attempt + 1 < self._max_attempts:
+                    self._backoff(attempt)
             else:
                 raise ConflictError(f"BatchGetItem left keys unprocessed after {self._max_attempts} attempts")
         return {i: found.get(i, CircuitRecord(i)) for i in ids}
@@ -112,7 +113,8 @@ class CircuitStore:
                 return Applied(proposed, written=True, attempts=attempt)
             self.stats.conflicts += 1
             record = stored
-            self._backoff(attempt)
+            if attempt < self._max_attempts:
+                self._backoff(attempt)
         raise ConflictError(f"circuit {circuit_id!r}: gave up after {self._max_attempts} conflicting writes")
 
     def _write(self, base: CircuitRecord, proposed: CircuitRecord) -> Optional[CircuitRecord]:

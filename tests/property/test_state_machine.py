@@ -75,6 +75,8 @@ class Reference:
     settings: BreakerSettings
     mode: State = State.CLOSED
     history: list[tuple[int, bool]] = field(default_factory=list)  # (time, failed) since CLOSED began
+    # Successes reported by other environments, piggybacked on their failure reports.
+    reported_successes: list[int] = field(default_factory=list)
     open_until: int = 0
     opens_in_a_row: int = 0
     half_open_successes: int = 0
@@ -99,12 +101,11 @@ class Reference:
     def trip(self, now: int, nth_open: int) -> None:
         self.mode, self.opens_in_a_row = State.OPEN, nth_open
         self.open_until = now + self.open_duration_ms(nth_open)
-        self.history, self.leases, self.half_open_successes = [], [], 0
+        self.history, self.reported_successes, self.leases, self.half_open_successes = [], [], [], 0
 
     def close(self) -> None:
-        self.mode, self.opens_in_a_row, self.history, self.leases, self.half_open_successes = (
-            State.CLOSED, 0, [], [], 0
-        )
+        self.mode, self.opens_in_a_row, self.leases, self.half_open_successes = State.CLOSED, 0, [], 0
+        self.history, self.reported_successes = [], []
 
     def rate_window(self) -> Optional[list[int]]:
         """Replay the CLOSED history: a window opens at a failure, spans N calls or T seconds."""
@@ -129,7 +130,7 @@ class Reference:
                 window[2] += failed
         return window
 
-    def observe(self, failed: bool, now: int) -> None:
+    def observe(self, failed: bool, now: int, last_success: Optional[int] = None) -> None:
         state = self.state(now)
         if state in (State.FORCED_OPEN, State.FORCED_CLOSED, State.OPEN):
             return
@@ -145,11 +146,15 @@ class Reference:
                 self.leases = self.live_leases(now)[1:]
             return
         self.history.append((now, failed))
-        trailing_failures = 0
-        for _, f in reversed(self.history):
-            if not f:
-                break
-            trailing_failures += 1
+        if last_success is not None:
+            self.reported_successes.append(last_success)
+        # A failure streak: this failure plus the earlier ones later than every success known,
+        # whether observed here or reported by another environment.
+        known = [t for t, f in self.history if not f] + self.reported_successes
+        latest_success = max(known, default=None)
+        trailing_failures = sum(
+            1 for t, f in self.history[:-1] if f and (latest_success is None or t > latest_success)
+        ) + (1 if failed else 0)
         window = self.rate_window()
         rule = self.settings.failure_rate
         rate_holds = (
@@ -204,6 +209,7 @@ class CircuitMachine(RuleBasedStateMachine):
         self.record = CircuitRecord("svc")
         self.reference = Reference(settings)
         self.operations: list[tuple] = []
+        self.successes: list[int] = []
         self.previous = self.record
 
     def _apply(self, new: CircuitRecord, operation: tuple) -> None:
@@ -215,16 +221,32 @@ class CircuitMachine(RuleBasedStateMachine):
         self.now += ms
         self.previous = self.record
 
-    @rule(outcome=st.sampled_from(list(Outcome)))
-    def observe(self, outcome: Outcome) -> None:
+    @rule(outcome=st.sampled_from(list(Outcome)), data=st.data())
+    def observe(self, outcome: Outcome, data) -> None:
+        # Every call ends at its own millisecond, as calls in one environment do; the reporter
+        # may carry its own latest success (any success seen so far, by any environment).
+        self.now += 1
+        self.previous = self.record
         before = self.record
-        new = record_outcome(self.record, self.settings, outcome, self.now, error="boom")
-        self.reference.observe(outcome is not Outcome.SUCCESS, self.now)
+        last_success = data.draw(st.one_of(st.none(), st.sampled_from(self.successes))) if self.successes else None
+        new = record_outcome(self.record, self.settings, outcome, self.now, "boom", last_success)
+        self.reference.observe(outcome is not Outcome.SUCCESS, self.now, last_success)
+        if outcome is Outcome.SUCCESS:
+            self.successes.append(self.now)
         if before.state is State.OPEN and new.state is State.CLOSED:
             assert self.now >= before.next_attempt_at and self.settings.half_open_success_threshold == 1
         if before.state in (State.FORCED_OPEN, State.FORCED_CLOSED):
             assert new is before, "an observation changed a forced circuit"
-        self._apply(new, ("observe", outcome, self.now))
+        self._apply(new, ("observe", outcome, self.now, last_success))
+
+    @rule()
+    def unwritten_success(self) -> None:
+        """Another environment's call succeeds while its cached record shows no streak: it
+        writes nothing, and the fleet learns of this success only if that environment later
+        reports a failure carrying it."""
+        self.now += 1
+        self.previous = self.record
+        self.successes.append(self.now)
 
     @rule()
     def request_trial(self) -> None:
@@ -280,7 +302,7 @@ class CircuitMachine(RuleBasedStateMachine):
         for operation in self.operations:
             kind, *args = operation
             if kind == "observe":
-                replayed = record_outcome(replayed, self.settings, args[0], args[1], error="boom")
+                replayed = record_outcome(replayed, self.settings, args[0], args[1], "boom", args[2])
             elif kind == "trial":
                 replayed = grant_trial(replayed, self.settings, args[0])[0]
             elif kind == "force":
@@ -310,3 +332,12 @@ def test_open_duration_grows_with_consecutive_opens_up_to_the_cap(settings: Brea
 def test_settings_round_trip_through_plain_data(settings: BreakerSettings) -> None:
     """Settings written to plain data (stack config, extension environment) read back equal."""
     assert BreakerSettings.from_mapping(settings.to_mapping()) == settings
+
+
+def test_a_failure_in_the_same_millisecond_as_a_known_success_still_counts() -> None:
+    """Clocks tick in milliseconds, so a success and the next failure can share a timestamp:
+    the failure must not be taken as preceding the success."""
+    settings = BreakerSettings(failure_threshold=2)
+    record = record_outcome(CircuitRecord("svc"), settings, Outcome.FAILURE, 1_000, "boom", last_success_ms=1_000)
+    record = record_outcome(record, settings, Outcome.FAILURE, 1_001, "boom", last_success_ms=1_000)
+    assert record.state is State.OPEN

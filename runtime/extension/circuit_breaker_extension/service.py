@@ -11,8 +11,8 @@ What it guarantees, and why:
 - An environment never goes back in time: BatchGetItem is eventually consistent and may
   return a version older than one this environment just wrote, so every record served is the
   newer (by version) of the cached one and the newest this environment has written or been
-  handed by a conflict. (This also covers ``TtlCache.put`` racing a load in flight, which
-  is why the service does not rely on ``put``.)
+  handed by a conflict. Keeping those beside the cache, rather than writing them into it,
+  means a load already in flight can never overwrite a newer record with an older one.
 - A report that cannot be written (table unreachable, write kept conflicting) is queued,
   retried on the next INVOKE and flushed on SHUTDOWN, in order, at the time it was observed.
 """
@@ -72,6 +72,9 @@ class Report:
     outcome: Outcome
     at_ms: int
     error: Optional[str]
+    # This environment's latest success before the outcome: a failure report carries it so the
+    # shared failure streak learns of successes this environment never wrote (record_outcome).
+    last_success_ms: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ class CircuitService:
         self._lock = threading.Lock()
         self._newest: dict[str, CircuitRecord] = {}  # from this environment's writes and conflicts
         self._seen: dict[str, State] = {}  # last state logged per circuit
+        self._last_success: dict[str, int] = {}  # wall ms of this environment's latest success
         self._pending: deque[Report] = deque()
         self._cache: TtlCache[CircuitRecord] = TtlCache(
             self._load,
@@ -167,7 +171,12 @@ class CircuitService:
         """Apply one call's outcome now; when the table cannot take it, queue it."""
         settings = self._circuits[circuit_id]
         outcome = classify(ok, latency_ms, settings)
-        report = Report(circuit_id, outcome, self._wall_ms(), None if error is None else error[:MAX_ERROR_CHARS])
+        now = self._wall_ms()
+        with self._lock:
+            last_success = self._last_success.get(circuit_id)
+            if outcome is Outcome.SUCCESS:
+                self._last_success[circuit_id] = now
+        report = Report(circuit_id, outcome, now, None if error is None else error[:MAX_ERROR_CHARS], last_success)
         entry = self._cache.get(circuit_id)
         # A default (never loaded, never written) is a guess: let the store read the real record.
         base = self._newer(entry.value) if entry.age_s is not None else self._newest_written(circuit_id)
@@ -308,7 +317,9 @@ class CircuitService:
 
 def _judged_now(report: Report, settings: BreakerSettings) -> Transition:
     """A report made just now: the state machine judges it as it stands."""
-    return lambda record: record_outcome(record, settings, report.outcome, report.at_ms, report.error)
+    return lambda record: record_outcome(
+        record, settings, report.outcome, report.at_ms, report.error, report.last_success_ms
+    )
 
 
 def _judged_late(report: Report, settings: BreakerSettings) -> Transition:
