@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := venv
 BIN := $(VENV)/bin
 
-.PHONY: test test-thorough venv bench
+.PHONY: test test-thorough venv demo bench
 
 venv: $(VENV)/.installed
 
@@ -30,3 +30,8 @@ $(VENV)/.bench-installed: requirements.txt requirements-dev.txt requirements-ben
 ## cold-start timings, artifact sizes; prints them and writes BENCHMARKS.md and benchmarks/outage.png
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks
+
+## demo: the local stack: a stack's fleet on this machine through a scenario, no AWS needed
+##       (ARGS passes options, e.g. make demo ARGS="--stack Pulumi.prod.yaml --speed-up 30")
+demo: venv
+	$(BIN)/python -m local_stack $(ARGS)
