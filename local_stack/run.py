@@ -117,10 +117,10 @@ def run(options: Options, out: TextIO = sys.stdout, err: TextIO = sys.stderr) ->
     else:
         code = EXIT_PASSED if report.verdict.passed else EXIT_FAILED
         display.line(f"Result: {'PASSED' if code == EXIT_PASSED else 'FAILED'}")
-    if code == EXIT_PASSED:
-        shutil.rmtree(workdir, ignore_errors=True)
-    else:
+    if code == EXIT_FAILED:  # the process logs say what the functions and extensions did
         display.line(f"Process logs are kept in {workdir / 'logs'}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
     return Outcome(code, report)
 
 
