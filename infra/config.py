@@ -90,7 +90,7 @@ class ServiceSettings:
     probe: ProbeSettings = field(default_factory=ProbeSettings)
     schedule: str = "rate(1 minute)"
     breaker: BreakerSettings = field(default_factory=BreakerSettings)
-    cache_ttl_s: float = 5.0  # how long the extension trusts a cached circuit state
+    cache_ttl_s: float = 30.0  # how long the extension trusts a cached circuit state
     call_timeout_s: float = 2.0  # how long the business function waits for the service
     unknown_state: State = State.CLOSED  # what the extension assumes before it ever read the table
 

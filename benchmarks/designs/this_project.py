@@ -82,7 +82,7 @@ class ProjectChecker:
 
 class ThisProject(Design):
     key = "d"
-    title = "this project (defaults: 5 failures, 30 s open + backoff, 5 s TTL)"
+    title = "this project (defaults: 5 failures, 30 s open, backoff capped at 60 s, 30 s TTL)"
 
     def __init__(self, scenario: Scenario, clock: Clock) -> None:
         super().__init__(scenario, clock)

@@ -96,7 +96,9 @@ class BreakerSettings:
     slow_call_threshold_ms: Optional[int] = None
     open_duration_s: float = 30.0
     open_backoff_multiplier: float = 2.0
-    max_open_duration_s: float = 300.0
+    # The backoff's cap; None means twice open_duration_s. A short cap bounds how long a
+    # dependency that has recovered waits for its next trial after a long outage.
+    max_open_duration_s: Optional[float] = None
     half_open_max_trials: int = 1
     half_open_success_threshold: int = 2
     trial_lease_s: float = 10.0
@@ -114,8 +116,9 @@ class BreakerSettings:
             _require(found, "slow_call_threshold_ms", self.slow_call_threshold_ms, minimum=1)
         _require(found, "open_duration_s", self.open_duration_s, above=0)
         _require(found, "open_backoff_multiplier", self.open_backoff_multiplier, minimum=1)
-        floor = self.open_duration_s if "open_duration_s" not in found else 0
-        _require(found, "max_open_duration_s", self.max_open_duration_s, minimum=floor)
+        if self.max_open_duration_s is not None:
+            floor = self.open_duration_s if "open_duration_s" not in found else 0
+            _require(found, "max_open_duration_s", self.max_open_duration_s, minimum=floor)
         _require(found, "half_open_max_trials", self.half_open_max_trials, minimum=1)
         _require(found, "half_open_success_threshold", self.half_open_success_threshold, minimum=1)
         _require(found, "trial_lease_s", self.trial_lease_s, above=0)
@@ -166,7 +169,12 @@ class BreakerSettings:
         """Open duration of the ``consecutive_opens``-th open in a row: base × multiplier^(n-1), capped."""
         exponent = max(consecutive_opens - 1, 0)
         seconds = self.open_duration_s * self.open_backoff_multiplier**exponent
-        return int(min(seconds, self.max_open_duration_s) * 1000)
+        return int(min(seconds, self.open_duration_cap_s) * 1000)
+
+    @property
+    def open_duration_cap_s(self) -> float:
+        """The longest an open period may last."""
+        return self.max_open_duration_s if self.max_open_duration_s is not None else 2 * self.open_duration_s
 
 
 _SETTINGS_FIELDS = {f.name for f in fields(BreakerSettings)}

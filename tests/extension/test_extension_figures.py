@@ -16,7 +16,7 @@ from extension_harness import ExtensionProcess, ExtensionsApiStub, free_port
 
 STARTS = 10
 CALLS = 1000
-TTL_S = 5.0  # the default CIRCUIT_BREAKER_CACHE_TTL_S
+TTL_S = 30.0  # the default CIRCUIT_BREAKER_CACHE_TTL_S
 REFRESH_AHEAD_FRACTION = 0.25  # service.REFRESH_AHEAD_FRACTION
 
 

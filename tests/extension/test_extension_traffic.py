@@ -10,7 +10,7 @@ FAST = {"failure_threshold": 3, "open_duration_s": 0.3, "half_open_max_trials": 
 
 def test_healthy_traffic_costs_no_write_and_one_read_per_ttl(launch, dynamodb) -> None:
     reads, writes = dynamodb.reads, dynamodb.writes
-    extension = launch({"payments": {}, "search": {}})  # TTL: the default 5 s
+    extension = launch({"payments": {}, "search": {}})  # TTL: the default 30 s
     client = extension.client()
     started = time.monotonic()
     statuses = []
@@ -75,7 +75,7 @@ def test_slow_successes_count_as_failures(launch, stored) -> None:
 
 def test_another_environment_learns_of_a_trip_from_its_own_next_failure(launch) -> None:
     tripping, other = launch({"payments": FAST}), launch({"payments": FAST})
-    assert other.get("payments")[1]["state"] == "CLOSED"  # cached for the default 5 s TTL
+    assert other.get("payments")[1]["state"] == "CLOSED"  # cached for the default 30 s TTL
     for _ in range(3):
         tripping.report("payments", "failure")
     assert other.get("payments")[1]["state"] == "CLOSED"  # not yet: its cache is still fresh

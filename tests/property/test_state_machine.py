@@ -52,7 +52,7 @@ breaker_settings = st.builds(
         failure_rate=rate,
         open_duration_s=base,
         open_backoff_multiplier=multiplier,
-        max_open_duration_s=base * cap_factor,
+        max_open_duration_s=None if cap_factor is None else base * cap_factor,
         half_open_max_trials=trials,
         half_open_success_threshold=successes,
         trial_lease_s=lease,
@@ -61,7 +61,7 @@ breaker_settings = st.builds(
     rate=rate_rules,
     base=st.sampled_from([0.5, 1.0, 3.0]),
     multiplier=st.sampled_from([1.0, 1.5, 2.0]),
-    cap_factor=st.sampled_from([1, 4, 10]),
+    cap_factor=st.sampled_from([None, 1, 4, 10]),
     trials=st.integers(1, 3),
     successes=st.integers(1, 3),
     lease=st.sampled_from([0.5, 2.0]),
@@ -89,7 +89,7 @@ class Reference:
 
     def open_duration_ms(self, nth_open: int) -> int:
         s = self.settings
-        return int(min(s.open_duration_s * s.open_backoff_multiplier ** (nth_open - 1), s.max_open_duration_s) * 1000)
+        return int(min(s.open_duration_s * s.open_backoff_multiplier ** (nth_open - 1), s.open_duration_cap_s) * 1000)
 
     def live_leases(self, now: int) -> list[int]:
         return sorted(expiry for expiry in self.leases if expiry > now) if self.state(now) is State.HALF_OPEN else []
@@ -325,7 +325,7 @@ def test_open_duration_grows_with_consecutive_opens_up_to_the_cap(settings: Brea
     """The n-th open in a row lasts base × multiplier^(n-1) seconds, never less than the
     previous one and never more than the cap."""
     this, following = settings.open_duration_ms(n), settings.open_duration_ms(n + 1)
-    assert int(settings.open_duration_s * 1000) <= this <= following <= int(settings.max_open_duration_s * 1000)
+    assert int(settings.open_duration_s * 1000) <= this <= following <= int(settings.open_duration_cap_s * 1000)
 
 
 @given(settings=breaker_settings)

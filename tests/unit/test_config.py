@@ -98,7 +98,7 @@ def test_a_service_without_mock_or_url_gets_a_healthy_mock_and_the_built_in_sett
     assert service.url is None
     assert service.probe == ProbeSettings(path="/health", timeout_s=2.0)
     assert service.breaker == BreakerSettings()
-    assert (service.schedule, service.cache_ttl_s, service.call_timeout_s) == ("rate(1 minute)", 5.0, 2.0)
+    assert (service.schedule, service.cache_ttl_s, service.call_timeout_s) == ("rate(1 minute)", 30.0, 2.0)
     assert service.unknown_state is State.CLOSED
 
 
