@@ -18,7 +18,7 @@ from typing import Callable, get_args
 
 import pulumi
 
-from runtime.artifacts import FunctionKind, build_function_dir, build_layer_dir, zip_dir
+from artifacts import FunctionKind, build_function_dir, build_layer_dir, zip_dir
 
 BUILD_DIR = Path(__file__).resolve().parent.parent / "build"
 

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Collection, Literal, Mapping, Optional, get_args
 from urllib.parse import urlsplit
 
-from runtime.breaker.machine import BreakerSettings, SettingsError, State
+from breaker.machine import BreakerSettings, SettingsError, State
 
 NAMESPACE = "circuit-breaker"
 

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from runtime.breaker.machine import State
+from breaker.machine import State
 from services.mock import ModeError, parse_mode
 
 from .stack import LocalPlan

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Optional
 
 from infra.config import ServiceConfig
-from runtime.breaker.machine import BreakerSettings
+from breaker.machine import BreakerSettings
 
 from .schedule import interval_s
 

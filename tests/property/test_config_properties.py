@@ -28,7 +28,7 @@ from infra.config import (
     StackConfig,
     parse_config,
 )
-from runtime.breaker.machine import BreakerSettings, FailureRateRule, State
+from breaker.machine import BreakerSettings, FailureRateRule, State
 
 # -- valid configs -------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from infra.config import (
     load_stack_config,
     parse_config,
 )
-from runtime.breaker.machine import BreakerSettings, FailureRateRule, State
+from breaker.machine import BreakerSettings, FailureRateRule, State
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = f"{NAMESPACE}:"
