@@ -23,27 +23,24 @@ CALLS_FACTOR = 10.0
 
 WHY = {
     "restore": (
-        "the open duration backs off (open_backoff_multiplier 2, cap 300 s): every failed "
-        "half-open trial doubles it, 30 -> 60 -> 120 s, so a 120 s outage leaves the circuit in "
-        "a 120 s open period when the dependency recovers, and only that period's end lets a "
-        "trial through (the checker takes no trial while OPEN). The bound assumes the base "
-        "open duration; it holds for outages shorter than about one backed-off period."
+        "the open duration backs off (open_backoff_multiplier 2, capped at twice the open "
+        "duration): a failed half-open trial lengthens the next open period, and only that "
+        "period's end lets a trial through (the checker takes no trial while OPEN)."
     ),
     "dynamodb-a": (
-        "(a) reloads each environment's cache with one Scan every 30 s; (d) reloads a 5 s cache, "
-        "ahead of expiry at 75 % of the TTL (refresh-ahead), so about 8x as many read requests; "
-        "each reported failure adds a conditional write, a re-read (invalidation, at most one a "
-        "second per environment) and the write that resets the count at the next success, which "
-        "is what dominates with 3 % of calls failing. Per item read the Scan "
-        "pays for every circuit in the table (items/1k column), which (d)'s BatchGetItem does not."
+        "(a) and (d) refresh each environment's cache once per 30 s TTL, so their read requests "
+        "are alike; (d) also writes every reported failure with a conditional write (the "
+        "fleet-wide count that trips the circuit after 5 failures instead of after a probe), "
+        "re-reads after a failure (at most once a second per environment), takes half-open "
+        "trials with conditional writes and loses some writes to conflicts when environments "
+        "fail together. Those requests are what buy the far fewer calls to the dead dependency "
+        "(the target above). Per item read, (a)'s Scan pays for every circuit in the table (items/1k "
+        "column), which (d)'s BatchGetItem does not."
     ),
     "flaky": (
-        "consecutive_failures is one fleet-wide counter, but an environment writes a success only "
-        "when its own copy of the record shows failures (a quiet success costs no write): a "
-        "success in an environment whose cached copy predates the last failure resets nothing. "
-        "So five failures from different environments within a fraction of a second trip the "
-        "circuit although successes were served between them: the rule degrades from five "
-        "consecutive failures to five failures before a failing environment serves its next call."
+        "the circuit tripped on failures that no success known to the fleet separated: an "
+        "environment writes a success only when its copy of the record shows a streak, and a "
+        "failure report carries only its own environment's latest success."
     ),
     "lookup": "the extension's handler does more per request than the floor's (routing, token check, cache).",
     "calls": "the circuit did not short-circuit within one call timeout plus one TTL of the outage start.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -149,13 +150,7 @@ class Checker(pulumi.ComponentResource):
 
 
 def probe_input(service: ServiceConfig, base_url: pulumi.Input[str]) -> pulumi.Output[str]:
-    """The JSON the checker reads (runtime/checker/config.py): what to probe and how to judge it."""
-    url = pulumi.Output.from_input(base_url).apply(lambda base: base.rstrip("/") + service.probe.path)
-    return pulumi.Output.json_dumps(
-        {
-            "circuit_id": service.id,
-            "url": url,
-            "timeout_s": service.probe.timeout_s,
-            "breaker": service.breaker.to_mapping(),
-        }
+    """The JSON the checker reads: what to probe and how to judge it."""
+    return pulumi.Output.from_input(base_url).apply(
+        lambda base: json.dumps(service.checker_input(base), separators=(",", ":"))
     )

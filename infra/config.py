@@ -12,6 +12,7 @@ Pulumi edge around it. Breaker settings are validated by the state machine's own
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import asdict, dataclass, field
@@ -117,6 +118,25 @@ class ServiceConfig(ServiceSettings):
     def to_mapping(self) -> dict[str, Any]:
         source = {"mock": asdict(self.mock)} if self.mock is not None else {"url": self.url}
         return {**source, **super().to_mapping()}
+
+    def checker_input(self, base_url: str) -> dict[str, Any]:
+        """What this service's schedule hands the checker (runtime/checker/config.py reads it):
+        the probe URL is the service's base URL, without a trailing slash, plus ``probe.path``."""
+        return {
+            "circuit_id": self.id,
+            "url": base_url.rstrip("/") + self.probe.path,
+            "timeout_s": self.probe.timeout_s,
+            "breaker": self.breaker.to_mapping(),
+        }
+
+    def mode_parameter(self, environment: str) -> str:
+        """The SSM parameter that holds this service's mock mode (runtime/services/mock.py)."""
+        return f"/circuit-breaker/{environment}/{self.id}/mock-mode"
+
+    def initial_mode(self) -> str:
+        """The mock's configured mode as the JSON its parameter and ``MOCK_DEFAULT_MODE`` hold."""
+        assert self.mock is not None, f"service {self.id} has no mock"
+        return json.dumps(asdict(self.mock), separators=(",", ":"))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import pulumi
@@ -13,7 +13,7 @@ import pulumi_aws as aws
 
 from infra.bundles import Bundles
 from infra.checker import ProbeTarget
-from infra.config import MockSettings, ServiceConfig
+from infra.config import ServiceConfig
 from infra.encryption import EncryptionKey
 from infra.environment import Environment
 from infra.function import LambdaFunction, LambdaFunctionArgs
@@ -69,7 +69,7 @@ class ProtectedService(pulumi.ComponentResource):
             self.mode_parameter = None
             service_url: pulumi.Input[str] = service.url
         else:
-            self.endpoint_url, self.mode_parameter = self._mock(args, service.mock, component)
+            self.endpoint_url, self.mode_parameter = self._mock(args, component)
             service_url = self.endpoint_url.apply(lambda base: base + MOCK_RESOURCE_PATH)
 
         business = LambdaFunction(
@@ -118,16 +118,14 @@ class ProtectedService(pulumi.ComponentResource):
             }
         )
 
-    def _mock(
-        self, args: ProtectedServiceArgs, mock: MockSettings, component: str
-    ) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
+    def _mock(self, args: ProtectedServiceArgs, component: str) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
         """The mock's mode parameter, function and public URL; returns (base URL, parameter name)."""
         service = args.service
         child = pulumi.ResourceOptions(parent=self)
-        initial_mode = json.dumps(asdict(mock), separators=(",", ":"))
+        initial_mode = service.initial_mode()
         parameter = aws.ssm.Parameter(
             f"{service.id}-mock-mode",
-            name=f"/circuit-breaker/{args.env.name}/{service.id}/mock-mode",
+            name=service.mode_parameter(args.env.name),
             description=f"Mode of the {service.id} mock (JSON: mode, failure_status, delay_ms, failure_rate)",
             type="String",
             insecure_value=initial_mode,  # not a secret: shown in previews, unlike `value`

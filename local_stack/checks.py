@@ -8,7 +8,7 @@ probes (a slow service, a long probe timeout) is counted as ``busy`` and skipped
 from __future__ import annotations
 
 import threading
-from typing import Any, Optional
+from typing import Optional
 
 from infra.config import ServiceConfig
 from local.emulator import EmulatorError, InvokeResult
@@ -20,23 +20,13 @@ from .ticker import Ticker
 RUNS, PROBES, BUSY, ERRORS = "runs", "probes", "busy", "errors"
 
 
-def probe_input(service: ServiceConfig, base_url: str) -> dict[str, Any]:
-    """The checker's input for ``service`` (runtime/checker/config.py), as its schedule holds it."""
-    return {
-        "circuit_id": service.id,
-        "url": base_url.rstrip("/") + service.probe.path,
-        "timeout_s": service.probe.timeout_s,
-        "breaker": service.breaker.to_mapping(),
-    }
-
-
 class CheckerSchedule:
     def __init__(
         self, service: ServiceConfig, base_url: str, pool: EnvironmentPool, interval_s: float, stop: threading.Event
     ) -> None:
         self.tally = Tally()
         self._pool = pool
-        self._input = probe_input(service, base_url)
+        self._input = service.checker_input(base_url)
         self._ticker = Ticker(f"checker-{service.id}", interval_s, self._tick, stop)
 
     def start(self) -> None:

@@ -37,7 +37,7 @@ from infra.service import BUSINESS_MEMORY_MB, MOCK_RESOURCE_PATH, business_varia
 from local.dynamodb import LocalDynamoDB, create_circuit_table
 from local.emulator import ExecutionEnvironment, ProcessInfo
 
-from .mocks import MockEndpoint, ModeParameters, ServiceCalls, failure_rule, initial_mode, mode_parameter_name
+from .mocks import MockEndpoint, ModeParameters, ServiceCalls, failure_rule
 from .pool import EnvironmentPool, in_parallel
 from .ports import ListenPorts
 from .stack import LocalPlan
@@ -100,8 +100,8 @@ class Fleet:
         modes = self.mode_parameters()
         parameters = {}
         for service_id, service in self.plan.services.items():
-            parameters[service_id] = mode_parameter_name(self._environment.name, service_id)
-            modes.write(parameters[service_id], initial_mode(service))
+            parameters[service_id] = service.mode_parameter(self._environment.name)
+            modes.write(parameters[service_id], service.initial_mode())
             mock = MockEndpoint(service_id, self._mock_variables(service, parameters[service_id], code["mock"]),
                                 ServiceCalls(failure_rule(service)), self._log_dir("mocks") / f"{service_id}.log")
             self._started.callback(mock.stop)
@@ -162,7 +162,7 @@ class Fleet:
             "PATH": os.environ.get("PATH", os.defpath),
             "PYTHONPATH": str(code),
             "MOCK_MODE_PARAMETER": parameter,
-            "MOCK_DEFAULT_MODE": initial_mode(service),
+            "MOCK_DEFAULT_MODE": service.initial_mode(),
             "MOCK_MODE_CACHE_S": str(self._scale.mock_mode_cache_s),
             "AWS_ENDPOINT_URL_SSM": self.db.endpoint_url,
             **{key: value for key, value in self.db.environment().items() if key != "AWS_ENDPOINT_URL_DYNAMODB"},

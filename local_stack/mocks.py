@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Mapping, Optional
 
@@ -37,17 +37,6 @@ def failure_rule(service: ServiceConfig) -> FailureRule:
         limits.append(service.breaker.slow_call_threshold_ms)
     slowest_ms = min(limits)
     return lambda status, delayed_ms: not 200 <= status < 300 or delayed_ms >= slowest_ms
-
-
-def mode_parameter_name(environment: str, service_id: str) -> str:
-    """The SSM parameter holding a mock's mode: the name the Pulumi program gives it."""
-    return f"/circuit-breaker/{environment}/{service_id}/mock-mode"
-
-
-def initial_mode(service: ServiceConfig) -> str:
-    """The mode JSON the program writes to the parameter (and to ``MOCK_DEFAULT_MODE``)."""
-    assert service.mock is not None
-    return json.dumps(asdict(service.mock), separators=(",", ":"))
 
 
 @dataclass(frozen=True)

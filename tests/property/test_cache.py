@@ -111,7 +111,6 @@ def test_at_most_one_load_per_ttl_window(operations) -> None:
 def test_failed_loads_keep_serving_the_last_values_as_stale(operations) -> None:
     """After a failed load the last loaded value keeps being served, flagged stale once past
     its TTL; a key never loaded gets the configured default."""
-    last_loaded: dict[str, float] = {}
 
     def check(clock, loader, entry) -> None:
         successes = [time for time, ok in loader.attempts if ok]
