@@ -93,7 +93,7 @@ def handler(event, context):
 # as MODE says: normal, crash (before registering), init_error, silent (never registers),
 # slow (0.3 s of work per INVOKE), exit_error (on INVOKE), stubborn (ignores SHUTDOWN).
 EXTENSION = '''#!{python}
-import json, os, sys, time, urllib.error, urllib.request
+import json, os, sys, threading, time, urllib.error, urllib.request
 
 MODE = {mode!r}
 EVENTS = {events!r}
@@ -122,7 +122,7 @@ if MODE == "crash":
     print("fixture extension crashing before it registers", file=sys.stderr, flush=True)
     sys.exit(3)
 if MODE == "silent":
-    time.sleep(60)
+    threading.Event().wait()  # hang until the emulator kills it
 status, headers, body = call(
     "POST", "/register", {{"events": EVENTS}},
     {{"Lambda-Extension-Name": NAME, "Lambda-Extension-Accept-Feature": "accountId"}},
@@ -140,7 +140,7 @@ while True:
     record("event", status=status, headers=headers, event=event)
     if event.get("eventType") == "SHUTDOWN":
         if MODE == "stubborn":
-            time.sleep(60)
+            threading.Event().wait()  # ignore SHUTDOWN: hang until killed
         sys.exit(0)
     if MODE == "slow":
         time.sleep(0.3)
