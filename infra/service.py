@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
+from breaker import metrics
 
 from infra.bundles import Bundles
 from infra.checker import ProbeTarget
@@ -23,10 +24,6 @@ from infra.table import CircuitTable
 
 # Where the extension listens on loopback; the client reads the same variable.
 EXTENSION_PORT = 4243
-# The checker's metric (runtime/checker/report.py) that the circuit's alarm watches.
-METRIC_NAMESPACE = "CircuitBreaker"
-METRIC_DIMENSION = "CircuitId"
-OPENED_METRIC = "CircuitOpened"
 # What the business function requests on a mock, under the mock's Function URL.
 MOCK_RESOURCE_PATH = "/resource"
 
@@ -95,10 +92,10 @@ class ProtectedService(pulumi.ComponentResource):
         aws.cloudwatch.MetricAlarm(
             f"{service.id}-circuit-opened",
             name=args.env.physical_name(f"{service.id}-circuit-opened"),
-            alarm_description=f"The checker opened the circuit of {service.id}: calls now get the fallback",
-            namespace=METRIC_NAMESPACE,
-            metric_name=OPENED_METRIC,
-            dimensions={METRIC_DIMENSION: service.id},
+            alarm_description=f"The circuit of {service.id} opened: calls now get the fallback",
+            namespace=metrics.NAMESPACE,
+            metric_name=metrics.OPENED,
+            dimensions={metrics.DIMENSION: service.id},
             statistic="Sum",
             period=60,
             evaluation_periods=1,

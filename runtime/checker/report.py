@@ -1,14 +1,8 @@
 """What one checker run tells the world: the summary, the log line, the CloudWatch metrics.
 
 Pure formatting, so the exact shapes are tested without capturing output. The log line is
-also the metrics document: CloudWatch Logs extracts the metrics from the same JSON object
-(Embedded Metric Format), which keeps one line per probe and costs no PutMetricData call.
-
-EMF (CloudWatch's "Specification: Embedded metric format"): the root holds ``_aws`` with
-``Timestamp`` (epoch milliseconds) and ``CloudWatchMetrics``, a list of directives each naming
-a ``Namespace``, ``Dimensions`` (a list of dimension sets, each a list of root member names
-whose values are strings) and ``Metrics`` (``Name`` and ``Unit``); every name referenced must be
-a root member, metric values being numbers.
+also the metrics document (Embedded Metric Format, see ``breaker.metrics``), which keeps one
+line per probe and costs no PutMetricData call.
 """
 
 from __future__ import annotations
@@ -17,9 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from breaker.machine import Outcome, State
-
-NAMESPACE = "CircuitBreaker"
-DIMENSION = "CircuitId"
+from breaker.metrics import OPENED, TRANSITION, emf
 
 
 @dataclass(frozen=True)
@@ -69,20 +61,11 @@ def metrics(report: CheckReport) -> dict[str, Any]:
     values: dict[str, tuple[float, str]] = {
         "ProbeLatency": (round(report.latency_ms, 1), "Milliseconds"),
         "ProbeFailure": (int(report.outcome is not Outcome.SUCCESS), "Count"),  # slow counts, as in the breaker
-        "CircuitOpened": (int(report.opened), "Count"),
+        OPENED: (int(report.opened), "Count"),
     }
     if report.transitioned:
-        values["StateTransition"] = (1, "Count")
-    directive = {
-        "Namespace": NAMESPACE,
-        "Dimensions": [[DIMENSION]],
-        "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in values.items()],
-    }
-    return {
-        "_aws": {"Timestamp": report.at_ms, "CloudWatchMetrics": [directive]},
-        DIMENSION: report.circuit_id,
-        **{name: value for name, (value, _) in values.items()},
-    }
+        values[TRANSITION] = (1, "Count")
+    return emf(report.circuit_id, report.at_ms, values)
 
 
 def log_record(report: CheckReport) -> dict[str, Any]:

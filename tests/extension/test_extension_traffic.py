@@ -118,3 +118,23 @@ def test_concurrent_reports_from_three_environments_lose_nothing_and_trip_once(l
         assert extension.report("payments", "failure")[1]["state"] == "OPEN"
         assert extension.get("payments")[1]["allowed"] is False
     assert stored("payments").version == threshold
+
+
+def test_the_environment_that_opens_a_circuit_emits_the_alarm_metric_once(launch) -> None:
+    """Business calls, not only the checker, must raise the circuit's alarm: the environment
+    whose write opened the circuit logs CircuitOpened (EMF) once; one that only learns of the
+    trip from a conflict logs no metric."""
+    tripping, other = launch({"payments": FAST}), launch({"payments": FAST})
+    assert other.get("payments")[1]["state"] == "CLOSED"
+    for _ in range(3):
+        tripping.report("payments", "failure")
+    assert other.report("payments", "failure")[1]["state"] == "OPEN"  # learnt from the conflict
+
+    opened = [line for line in tripping.process.logs("transition") if line.get("CircuitOpened") == 1]
+    assert len(opened) == 1
+    directive = opened[0]["_aws"]["CloudWatchMetrics"][0]
+    assert (directive["Namespace"], directive["Dimensions"], opened[0]["CircuitId"]) == (
+        "CircuitBreaker", [["CircuitId"]], "payments"
+    )
+    assert {metric["Name"] for metric in directive["Metrics"]} == {"CircuitOpened", "StateTransition"}
+    assert all("CircuitOpened" not in line for line in other.process.logs("transition"))

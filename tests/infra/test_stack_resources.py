@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from checker.config import parse_input
-from checker.report import DIMENSION, NAMESPACE
+from breaker.metrics import DIMENSION, NAMESPACE
 from circuit_breaker_extension.config import load_config
 from circuit_breaker_extension.endpoint import read_endpoint
 from services.business import settings_from

@@ -12,7 +12,7 @@ from breaker.machine import BreakerSettings, CircuitRecord, State, grant_trial
 from breaker.store import CircuitStore
 from checker import handler as checker
 from checker.config import InputError, parse_input
-from checker.report import NAMESPACE
+from breaker.metrics import NAMESPACE
 
 START_MS = 1_700_000_000_000
 SETTINGS = {

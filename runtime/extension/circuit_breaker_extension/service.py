@@ -37,6 +37,7 @@ from breaker.machine import (
     is_call_allowed,
     record_outcome,
 )
+from breaker.metrics import OPENED, TRANSITION, emf
 
 from .logs import log
 
@@ -290,7 +291,7 @@ class CircuitService:
             if known is not None and known.version >= record.version:
                 return
             self._newest[record.id] = record
-        self._observe(record, via)
+        self._observe(record, via, caused=applied.written)
 
     def _newer(self, record: CircuitRecord) -> CircuitRecord:
         written = self._newest_written(record.id)
@@ -300,11 +301,20 @@ class CircuitService:
         with self._lock:
             return self._newest.get(circuit_id)
 
-    def _observe(self, record: CircuitRecord, via: str) -> None:
-        """Log a state this environment has not seen for the circuit before."""
+    def _observe(self, record: CircuitRecord, via: str, caused: bool = False) -> None:
+        """Log a state this environment has not seen for the circuit before.
+
+        A trip this environment's own write ``caused`` also carries the ``CircuitOpened``
+        metric (EMF, the same the checker emits), so the circuit's alarm fires whichever
+        caller opened it, and exactly once per opening.
+        """
+        # A write never leaves an OPEN record OPEN (the state machine writes nothing then), so a
+        # written OPEN record is a trip or a failed trial: an opening, even one this
+        # environment's log already showed as OPEN before the trial it missed.
+        opened = caused and record.state is State.OPEN
         with self._lock:
             before = self._seen.get(record.id)
-            if before is record.state:
+            if before is record.state and not opened:
                 return
             self._seen[record.id] = record.state
         log(
@@ -314,6 +324,7 @@ class CircuitService:
             after=record.state.value,
             version=record.version,
             via=via,
+            **(emf(record.id, record.updated_at, {OPENED: (1, "Count"), TRANSITION: (1, "Count")}) if opened else {}),
         )
 
 
