@@ -20,8 +20,8 @@ from infra.table import CircuitTable
 COMPONENT = "checker"
 MEMORY_MB = 256
 
-# A schedule's invocation that fails is retried twice, and dropped once a minute old: by then
-# the next scheduled probe (at most a minute apart) says more than a stale one would.
+# Scheduler's delivery to Lambda is retried twice, and dropped once a minute old: by then the
+# next scheduled probe (at least a minute later) says more than a stale one would.
 RETRY_ATTEMPTS = 2
 MAX_EVENT_AGE_S = 60
 
@@ -75,6 +75,16 @@ class Checker(pulumi.ComponentResource):
                 statements=[table_key_statement(args.key.arn)] if args.key else [],
                 key=args.key,
             ),
+            opts=child,
+        )
+        # Scheduler invokes asynchronously, and Lambda would retry a failed run twice, minutes
+        # later and off schedule: each retry a fresh probe counted against the circuit, possibly
+        # taking a half-open trial. The schedule alone decides when the checker probes.
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-invoke-config",
+            function_name=function.name,
+            maximum_retry_attempts=0,
+            maximum_event_age_in_seconds=MAX_EVENT_AGE_S,
             opts=child,
         )
         group = aws.scheduler.ScheduleGroup(

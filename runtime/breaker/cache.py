@@ -65,6 +65,7 @@ class TtlCache(Generic[V]):
         self._retry_at: Optional[float] = None  # after a failed load: no new try before this
         self._invalidated_at: Optional[float] = None
         self._expired = False  # set by invalidate(): the values are due for a reload
+        self._invalidations = 0  # how many invalidate() calls took effect, ever
         self._loading = False
         self._lock = threading.Condition()
         self.stats = CacheStats()
@@ -97,6 +98,7 @@ class TtlCache(Generic[V]):
                 return False
             self._invalidated_at = now
             self._expired = True
+            self._invalidations += 1
             return True
 
     # -- internals -------------------------------------------------------------------------
@@ -143,6 +145,7 @@ class TtlCache(Generic[V]):
                 return  # another reader's load finished since this one looked
             self._loading = True
             self.stats.loads += 1
+            invalidations_before = self._invalidations
         try:
             loaded = dict(self._loader())
         except Exception:
@@ -156,6 +159,7 @@ class TtlCache(Generic[V]):
             self._values.update(loaded)
             self._loaded_at = self._clock()
             self._retry_at = None
-            self._expired = False
+            # An invalidation made while this load ran may concern a change the load missed.
+            self._expired = self._invalidations != invalidations_before
             self._loading = False
             self._lock.notify_all()

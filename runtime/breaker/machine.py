@@ -76,12 +76,12 @@ class FailureRateRule:
     def problems(self) -> dict[str, str]:
         found: dict[str, str] = {}
         _require(found, "threshold", self.threshold, above=0, maximum=1)
-        _require(found, "minimum_calls", self.minimum_calls, minimum=1)
+        _require(found, "minimum_calls", self.minimum_calls, minimum=1, integer=True)
         if (self.window_calls is None) == (self.window_seconds is None):
             found["window_calls"] = "set exactly one of window_calls and window_seconds"
         elif self.window_calls is not None:
             floor = self.minimum_calls if "minimum_calls" not in found else 1
-            _require(found, "window_calls", self.window_calls, minimum=floor)
+            _require(found, "window_calls", self.window_calls, minimum=floor, integer=True)
         else:
             _require(found, "window_seconds", self.window_seconds, above=0)
         return found
@@ -111,16 +111,16 @@ class BreakerSettings:
     def problems(self) -> dict[str, str]:
         """Every problem with these settings, keyed by field name (nested with dots)."""
         found: dict[str, str] = {}
-        _require(found, "failure_threshold", self.failure_threshold, minimum=1)
+        _require(found, "failure_threshold", self.failure_threshold, minimum=1, integer=True)
         if self.slow_call_threshold_ms is not None:
-            _require(found, "slow_call_threshold_ms", self.slow_call_threshold_ms, minimum=1)
+            _require(found, "slow_call_threshold_ms", self.slow_call_threshold_ms, minimum=1, integer=True)
         _require(found, "open_duration_s", self.open_duration_s, above=0)
         _require(found, "open_backoff_multiplier", self.open_backoff_multiplier, minimum=1)
         if self.max_open_duration_s is not None:
             floor = self.open_duration_s if "open_duration_s" not in found else 0
             _require(found, "max_open_duration_s", self.max_open_duration_s, minimum=floor)
-        _require(found, "half_open_max_trials", self.half_open_max_trials, minimum=1)
-        _require(found, "half_open_success_threshold", self.half_open_success_threshold, minimum=1)
+        _require(found, "half_open_max_trials", self.half_open_max_trials, minimum=1, integer=True)
+        _require(found, "half_open_success_threshold", self.half_open_success_threshold, minimum=1, integer=True)
         _require(found, "trial_lease_s", self.trial_lease_s, above=0)
         if self.failure_rate is not None:
             for key, msg in self.failure_rate.problems().items():
@@ -181,10 +181,14 @@ _SETTINGS_FIELDS = {f.name for f in fields(BreakerSettings)}
 _RATE_FIELDS = {f.name for f in fields(FailureRateRule)}
 
 
-def _require(found: dict[str, str], key: str, value: Any, *, minimum=None, above=None, maximum=None) -> None:
+def _require(
+    found: dict[str, str], key: str, value: Any, *, minimum=None, above=None, maximum=None, integer: bool = False
+) -> None:
     """Record in ``found`` what is wrong with one numeric setting, if anything."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         found[key] = f"must be a number, got {value!r}"
+    elif integer and not float(value).is_integer():
+        found[key] = f"must be a whole number, got {value!r}"
     elif minimum is not None and value < minimum:
         found[key] = f"must be >= {minimum}, got {value!r}"
     elif above is not None and not value > above:

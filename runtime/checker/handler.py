@@ -28,8 +28,9 @@ from .config import InputError, ProbeInput, parse_input
 from .probe import probe
 from .report import CheckReport, log_record, summary
 
-# Bounded so a stalled DynamoDB cannot eat the whole function timeout.
-_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "max_attempts": 3})
+# Bounded so a stalled DynamoDB cannot eat the function timeout (10 s by default): a run makes
+# a read, then a write, each at most 2 attempts of 1 s + 1 s, beside a probe of up to its timeout.
+_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 2})
 
 _store: Optional[CircuitStore] = None
 

@@ -245,3 +245,12 @@ def test_dev_uses_the_aws_managed_key_no_deletion_protection_and_short_retention
     assert (table["hashKey"], table["attributes"]) == ("id", [{"name": "id", "type": "S"}])
     assert not [g for g in run.of_type(LOG_GROUP) if "kmsKeyId" in g.inputs]
     assert {g.inputs["retentionInDays"] for g in run.of_type(LOG_GROUP)} == {14}
+
+
+def test_the_schedule_alone_decides_when_the_checker_probes(run: ProgramRun):
+    """Lambda retries a failed asynchronous invocation twice, minutes later: each retry would be
+    an off-schedule probe counted against the circuit, so the checker's retries are off."""
+    (config,) = run.of_type("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    (checker,) = [f for f in run.of_type(FUNCTION) if f.name == "checker"]
+    assert config.inputs["maximumRetryAttempts"] == 0
+    assert config.inputs["functionName"] == checker.inputs["name"]

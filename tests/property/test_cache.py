@@ -178,3 +178,25 @@ def test_invalidation_is_rate_limited() -> None:
     assert cache.invalidate() is True
     cache.get("a")
     assert len(loader.attempts) == 3
+
+
+def test_an_invalidation_during_a_load_is_not_lost() -> None:
+    """A failure reported while a load runs may concern a change that load missed: the next
+    read loads again, instead of the finishing load marking everything fresh."""
+    clock = FakeClock()
+    loader = ScriptedLoader(clock)
+    invalidated_during_load = []
+
+    def load_while_a_failure_is_reported() -> dict[str, float]:
+        values = loader()
+        if len(loader.attempts) == 1:
+            invalidated_during_load.append(cache.invalidate())
+        return values
+
+    cache = TtlCache(
+        load_while_a_failure_is_reported, ttl_s=60, clock=clock, default=default, min_invalidate_interval_s=0
+    )
+    cache.get("a")
+    cache.get("a")
+    assert invalidated_during_load == [True]
+    assert len(loader.attempts) == 2

@@ -109,6 +109,7 @@ def stack_resources(kms_key: bool) -> set[tuple[str, str]]:
         (ROLE, "checker-role"),
         (ROLE_POLICY, "checker-policy"),
         (LOG_GROUP, "checker-logs"),
+        ("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "checker-invoke-config"),
         ("aws:scheduler/scheduleGroup:ScheduleGroup", "checker-schedules"),
         (ROLE, "scheduler-role"),
         (ROLE_POLICY, "scheduler-policy"),

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # breaker.store imports boto3, which may only be found by import_boto3()
     from breaker.store import CircuitStore
 
-# The function waits on the extension while it reads or writes, and its client gives up after
-# about 200 ms, so a slow DynamoDB call must fail fast: the cache then serves the last known
-# state (retried a second later) and a report goes to the pending queue (retried on the next
-# INVOKE). No SDK retry: its back-off alone (up to a second) exceeds the function's patience.
+# The function waits on the extension while it reads or writes, so a slow DynamoDB call must
+# fail fast, well inside the client's 2 s timeout: the cache then serves the last known state
+# (retried a second later) and a report goes to the pending queue (retried on the next INVOKE).
+# No SDK retry: its back-off alone (up to a second) would exceed that budget.
 CONNECT_TIMEOUT_S = 0.25
 READ_TIMEOUT_S = 0.5
 TOTAL_MAX_ATTEMPTS = 1

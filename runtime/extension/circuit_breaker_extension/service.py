@@ -49,6 +49,10 @@ if TYPE_CHECKING:  # breaker.store imports boto3, which the extension loads only
 # that covers a load, rather than a share of the TTL, keeps refresh-ahead from shortening the
 # TTL: with a 30 s TTL a 25 % margin would cost a third more reads.
 REFRESH_AHEAD_S = 1.0
+# Queued reports written at the start of an invocation, at most for this long: the extension's
+# time counts against the function's timeout, so a long queue left by an outage is written a
+# slice per invocation (and in full on SHUTDOWN) instead of timing the invocation out.
+INVOKE_FLUSH_BUDGET_S = 0.5
 MAX_PENDING = 1000
 MAX_ERROR_CHARS = 256
 
@@ -200,7 +204,7 @@ class CircuitService:
     def on_invoke(self) -> None:
         """Runs as the function starts an invocation: prefetch, then retry queued reports."""
         self.prefetch()
-        self.retry_pending()
+        self.retry_pending(deadline=self._clock() + INVOKE_FLUSH_BUDGET_S)
 
     def retry_pending(self, deadline: Optional[float] = None) -> None:
         """Write queued reports in order until done, the table fails again, or ``deadline`` (clock time)."""

@@ -39,7 +39,10 @@ from typing import Any, Optional
 from urllib.parse import quote
 
 DEFAULT_PORT = 4243
-DEFAULT_TIMEOUT_S = 0.2
+# Longer than the slowest DynamoDB work the extension does for one lookup (a reload plus a
+# half-open trial write, 0.75 s each at most): when the table hangs the extension still answers,
+# with the last known state flagged stale, instead of the client guessing the unknown default.
+DEFAULT_TIMEOUT_S = 2.0
 TOKEN_HEADER = "X-Circuit-Breaker-Token"
 STATES = frozenset({"CLOSED", "OPEN", "HALF_OPEN", "FORCED_OPEN", "FORCED_CLOSED"})
 ALLOWING_STATES = frozenset({"CLOSED", "FORCED_CLOSED"})
