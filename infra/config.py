@@ -332,6 +332,14 @@ def _service(
         inherited = not (isinstance(given_probe, Mapping) and given_probe.get("timeout_s") is not None)
         problems.add(f"{path}.probe.timeout_s", f"must be < checker_timeout_s ({checker_timeout_s}) so the "
                      f"checker outlives its probe, got {timeout_s!r}" + (" (inherited)" if inherited else ""))
+    # A half-open trial is one call (the business function's or the checker's probe); a lease
+    # that lapses before it reports lets a second trial out beside it.
+    longest_call_s = max(settings["call_timeout_s"], timeout_s)
+    lease_s = settings["breaker"].trial_lease_s
+    if lease_s <= longest_call_s:
+        problems.add(f"{path}.breaker.trial_lease_s", f"must be > the longest trial call ({longest_call_s:g} s, "
+                     f"from call_timeout_s and probe.timeout_s) so a trial reports before its lease lapses, "
+                     f"got {lease_s!r}")
     return ServiceConfig(id=service_id, mock=mock, url=url, **settings)
 
 

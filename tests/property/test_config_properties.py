@@ -7,6 +7,8 @@ mutation applied, which must be reported under the mutated key path.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import copy
 import re
 from typing import Any, Callable, get_args
@@ -90,16 +92,17 @@ urls = st.builds(
 @st.composite
 def services(draw, service_id: str, checker_timeout_s: int) -> ServiceConfig:
     source = draw(st.one_of(st.builds(lambda m: {"mock": m}, mocks), st.builds(lambda u: {"url": u}, urls)))
+    probe_timeout_s = draw(st.floats(min_value=0.001, max_value=checker_timeout_s, exclude_max=True))
+    call_timeout_s = draw(st.floats(min_value=0.001, max_value=30))
+    # A trial's lease must outlast the trial call, whichever caller makes it.
+    trial_lease_s = max(probe_timeout_s, call_timeout_s) + draw(durations)
     return ServiceConfig(
         id=service_id,
-        probe=ProbeSettings(
-            path=draw(st.from_regex(r"/[a-z0-9/_-]{0,20}", fullmatch=True)),
-            timeout_s=draw(st.floats(min_value=0.001, max_value=checker_timeout_s, exclude_max=True)),
-        ),
+        probe=ProbeSettings(path=draw(st.from_regex(r"/[a-z0-9/_-]{0,20}", fullmatch=True)), timeout_s=probe_timeout_s),
         schedule=draw(schedules),
-        breaker=draw(breaker_settings()),
+        breaker=replace(draw(breaker_settings()), trial_lease_s=trial_lease_s),
         cache_ttl_s=draw(durations),
-        call_timeout_s=draw(st.floats(min_value=0.001, max_value=30)),
+        call_timeout_s=call_timeout_s,
         unknown_state=draw(st.sampled_from([State.CLOSED, State.OPEN])),
         **source,
     )

@@ -348,3 +348,10 @@ def test_load_reports_structured_config_that_is_not_json(stack_config):
     with pytest.raises(pulumi.RunError, match=r"services: must be a valid JSON object"):
         load_stack_config()
 
+
+def test_a_trial_lease_must_outlast_the_trial_call():
+    """A lease that lapses before its call reports would let a second trial out beside it."""
+    with pytest.raises(ConfigError) as raised:
+        parse_config({"services": {"payments": {"call_timeout_s": 12, "breaker": {"trial_lease_s": 10}}}})
+    assert any(problem.startswith("services.payments.breaker.trial_lease_s: must be > the longest trial call (12 s")
+               for problem in raised.value.problems)
