@@ -30,8 +30,8 @@ _UNIX = 3  # zip "made by" system whose external attributes carry Unix modes
 
 # Each function's zip has runtime/'s layout at its root, so handlers import as they do in tests.
 _FUNCTION_SOURCES: dict[str, tuple[str, ...]] = {
-    "checker": ("checker", "breaker"),
-    "business": ("services/__init__.py", "services/business.py"),
+    "checker": ("checker", "breaker", "httpcall.py"),
+    "business": ("services/__init__.py", "services/business.py", "httpcall.py"),
     "mock": ("services/__init__.py", "services/mock.py"),
 }
 

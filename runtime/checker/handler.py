@@ -23,9 +23,9 @@ from botocore.config import Config
 
 from breaker.machine import CircuitRecord, Outcome, State, classify, effective_state, grant_trial, record_outcome
 from breaker.store import Applied, CircuitStore, Transition
+from httpcall import get
 
 from .config import InputError, ProbeInput, parse_input
-from .probe import probe
 from .report import CheckReport, log_record, summary
 
 # Bounded so a stalled DynamoDB cannot eat the function timeout (10 s by default): a run makes
@@ -71,7 +71,7 @@ def check(probe_input: ProbeInput, circuits: CircuitStore, now: Callable[[], int
         state = effective_state(base, asked_ms)
         return CheckReport(circuit_id, asked_ms, state, state, base.version, skipped=refusal(base, asked_ms))
 
-    result = probe(probe_input.url, probe_input.timeout_s)
+    result = get(probe_input.url, probe_input.timeout_s, caller="checker")
     done_ms = now()
     outcome = classify(result.ok, result.latency_ms, settings)
     error = result.error

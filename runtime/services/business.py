@@ -26,15 +26,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
 from dataclasses import dataclass
-from http.client import HTTPException
-from typing import Any, Callable, Mapping, Optional
-from urllib.error import HTTPError, URLError
+from typing import Any, Mapping
 from urllib.parse import urlsplit
-from urllib.request import urlopen
 
-MAX_BODY_BYTES = 256 * 1024  # well under Lambda's 6 MB response limit
+from httpcall import get
+
 DEFAULT_TIMEOUT_S = 2.0
 
 
@@ -67,46 +64,6 @@ def settings_from(environ: Mapping[str, str]) -> Settings:
     return Settings(circuit_id, url, timeout_s)
 
 
-@dataclass(frozen=True)
-class CallResult:
-    status: Optional[int]  # None when no answer came back
-    latency_ms: float
-    error: Optional[str]  # None for a 2xx within the timeout
-    body: Any = None
-
-
-def call_service(url: str, timeout_s: float, timer: Callable[[], float] = time.perf_counter) -> CallResult:
-    """GET ``url`` once; a 2xx within the timeout is a success, anything else a failure."""
-    started = timer()
-    try:
-        with urlopen(url, timeout=timeout_s) as response:
-            status, raw = response.status, response.read(MAX_BODY_BYTES)
-    except HTTPError as answer:
-        answer.close()
-        return CallResult(answer.code, _elapsed_ms(timer, started), f"HTTP {answer.code}")
-    except (OSError, HTTPException) as error:  # URLError, timeouts and resets are all OSError
-        return CallResult(None, _elapsed_ms(timer, started), _describe(error, timeout_s))
-    latency_ms = _elapsed_ms(timer, started)
-    if not 200 <= status < 300:
-        return CallResult(status, latency_ms, f"HTTP {status}")
-    if latency_ms > timeout_s * 1000:  # the socket timeout bounds each read, not the whole answer
-        return CallResult(status, latency_ms, f"answered after the {timeout_s:g} s timeout")
-    return CallResult(status, latency_ms, None, _decode(raw))
-
-
-def _elapsed_ms(timer: Callable[[], float], started: float) -> float:
-    return round((timer() - started) * 1000, 1)
-
-
-def _describe(error: BaseException, timeout_s: float) -> str:
-    reason = error.reason if isinstance(error, URLError) else error
-    if isinstance(reason, TimeoutError):
-        return f"timeout after {timeout_s:g} s"
-    if isinstance(reason, ConnectionRefusedError):
-        return "connection refused"
-    return f"{type(reason).__name__}: {reason}"[:200] if isinstance(reason, BaseException) else str(reason)[:200]
-
-
 def _decode(raw: bytes) -> Any:
     text = raw.decode("utf-8", errors="replace")
     try:
@@ -132,11 +89,12 @@ def serve(settings: Settings, breaker: Any) -> dict[str, Any]:
     fallback = fallback_answer(settings.circuit_id, status.state)
     if not status.allowed:
         return {"path": "fallback", **circuit, "service_status": None, "latency_ms": None, "fallback": fallback}
-    result = call_service(settings.url, settings.timeout_s)
-    live = {"path": "live", **circuit, "service_status": result.status, "latency_ms": result.latency_ms}
+    result = get(settings.url, settings.timeout_s, caller="business")
+    latency_ms = round(result.latency_ms, 1)
+    live = {"path": "live", **circuit, "service_status": result.status, "latency_ms": latency_ms}
     if result.error is None:
-        return {**live, "reported": breaker.report_success(settings.circuit_id, result.latency_ms), "body": result.body}
-    reported = breaker.report_failure(settings.circuit_id, result.latency_ms, result.error)
+        return {**live, "reported": breaker.report_success(settings.circuit_id, latency_ms), "body": _decode(result.body)}
+    reported = breaker.report_failure(settings.circuit_id, latency_ms, result.error)
     return {**live, "reported": reported, "error": result.error, "fallback": fallback}
 
 

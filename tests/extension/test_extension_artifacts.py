@@ -56,8 +56,8 @@ def test_the_launcher_is_executable_after_unzipping(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kind", "tops", "expected"),
     [
-        ("checker", {"checker", "breaker"}, {"checker/handler.py", "breaker/machine.py", "breaker/store.py"}),
-        ("business", {"services"}, {"services/__init__.py", "services/business.py"}),
+        ("checker", {"checker", "breaker", "httpcall.py"}, {"checker/handler.py", "breaker/machine.py", "httpcall.py"}),
+        ("business", {"services", "httpcall.py"}, {"services/__init__.py", "services/business.py", "httpcall.py"}),
         ("mock", {"services"}, {"services/__init__.py", "services/mock.py"}),
     ],
 )
@@ -67,7 +67,7 @@ def test_function_bundles_keep_the_runtime_layout(tmp_path: Path, kind: str, top
     assert expected <= names
     assert {name.split("/")[0] for name in names} == tops
     if kind != "checker":
-        assert names == expected  # one service module each, nothing else
+        assert names == expected  # its own module (and the shared HTTP call), nothing else
     assert zip_dir(directory, tmp_path / "again.zip").read_bytes() == (tmp_path / f"{kind}.zip").read_bytes()
 
 

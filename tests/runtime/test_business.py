@@ -97,6 +97,23 @@ def test_failed_call_is_reported_and_answered_with_the_fallback(configure, servi
     assert answer["fallback"]["degraded"] is True and "body" not in answer
 
 
+@pytest.mark.parametrize("status", [302, 500])
+def test_the_business_call_judges_answers_as_the_checker_does(configure, service, status):
+    """A redirect or a 500 is a failure for the business call as for the probe: both use httpcall."""
+    service.status = status
+    client = configure(service.url("/resource"))
+    answer = invoke()
+    assert (answer["service_status"], answer["error"]) == (status, f"HTTP {status}")
+    assert client.reports == [("failure", "payments", answer["latency_ms"], f"HTTP {status}")]
+
+
+def test_an_unresolvable_host_is_a_reported_failure(configure):
+    client = configure("http://nonexistent.invalid/resource")
+    answer = invoke()
+    assert answer["service_status"] is None and answer["error"].startswith("DNS lookup failed")
+    assert [report[0] for report in client.reports] == ["failure"]
+
+
 @pytest.mark.parametrize("target, error", [("slow", "timeout after 0.5 s"), ("closed", "connection refused")])
 def test_timeout_and_refused_connection_are_reported_failures(configure, service, closed_url, target, error):
     service.delay_s = 1.0
