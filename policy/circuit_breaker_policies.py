@@ -507,6 +507,19 @@ def public_entry_points(resources: Iterable[PolicyResource]) -> Iterator[tuple[P
             yield permission, permission.props.get("function")
 
 
+def reaches_only_the_url(permission: PolicyResource) -> bool:
+    """Whether a permission for principal '*' opens only the Function URL, not the Invoke API.
+
+    The two statements a public Function URL needs: InvokeFunctionUrl for auth type NONE, and
+    InvokeFunction restricted to calls that come through the URL. A bare InvokeFunction for '*'
+    would let any AWS account invoke the function directly, mock service or not.
+    """
+    props = permission.props
+    if props.get("action") == "lambda:InvokeFunctionUrl":
+        return props.get("functionUrlAuthType") == "NONE"
+    return props.get("action") == "lambda:InvokeFunction" and props.get("invokedViaFunctionUrl") is True
+
+
 def validate_public_access(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     for entry, reference in public_entry_points(args.resources):
         function = find_function(args.resources, reference)
@@ -515,6 +528,13 @@ def validate_public_access(args: StackValidationArgs, report_violation: ReportVi
             report_violation(
                 f"{describe(entry)} lets anyone call {target} without authentication: require AWS_IAM "
                 f"(or a named principal), or tag the function {ROLE_TAG}={MOCK_SERVICE} if it is a mock service",
+                entry.urn,
+            )
+        elif entry.resource_type == PERMISSION and not reaches_only_the_url(entry):
+            report_violation(
+                f"{describe(entry)} opens {describe(function)} to every AWS account beyond its Function URL: "
+                "grant lambda:InvokeFunctionUrl with function_url_auth_type NONE, or lambda:InvokeFunction "
+                "with invoked_via_function_url=True",
                 entry.urn,
             )
 

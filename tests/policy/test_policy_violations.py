@@ -217,6 +217,9 @@ CASES = [
     Case("public-permission-on-checker", "public-access-only-for-mock-services", "prod",
          ("inventory-mock-url-invoke", PERMISSION),
          edit("inventory-mock-url-invoke", PERMISSION, set_path("function", value="cb-prod-checker"))),
+    Case("mock-invoke-api-open-to-everyone", "public-access-only-for-mock-services", "dev",
+         ("payments-mock-url-invoke", PERMISSION),
+         edit("payments-mock-url-invoke", PERMISSION, set_path("invokedViaFunctionUrl", value=DELETE))),
     Case("mock-untagged", "public-access-only-for-mock-services", "dev", ("shipping-mock-url", FUNCTION_URL),
          edit("shipping-mock", FUNCTION, set_path("tags", "circuit-breaker:role", value="business-function"))),
 ]
