@@ -3,8 +3,9 @@
 Every write goes through :meth:`CircuitStore.apply`, an optimistic compare-and-set: compute the
 next record with the state machine from the version we believe is current, write it only if
 the stored version is still that one, and on a conflict start again from the record DynamoDB
-hands back with the failure. No read-modify-write ever goes out without a condition, so reports
-from any number of execution environments are never lost and a trip is stored exactly once.
+hands back with the failure. No read-modify-write ever goes out without a condition, so no
+report from any number of execution environments is lost to a race, and a trip is stored once.
+(A write whose reply is lost to a timeout is the caller's to retry, and may then count twice.)
 
 The boto3 client is injected (the extension creates it lazily, off its registration path).
 """
