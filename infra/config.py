@@ -218,6 +218,9 @@ def load_stack_config() -> StackConfig:
             continue
         if value is not None:
             raw[key] = value
+    # Physical names carry the environment: defaulting it to the stack's name keeps two stacks
+    # of one account (dev, staging) from colliding on function and log group names.
+    raw.setdefault("environment", pulumi.get_stack())
     try:
         stack = parse_config(raw)
     except ConfigError as error:
