@@ -53,6 +53,9 @@ REFRESH_AHEAD_S = 1.0
 # time counts against the function's timeout, so a long queue left by an outage is written a
 # slice per invocation (and in full on SHUTDOWN) instead of timing the invocation out.
 INVOKE_FLUSH_BUDGET_S = 0.5
+# After a trial write fails for want of the table, no trial is tried for this long: while
+# DynamoDB hangs, each try would hold the function for a full timeout.
+TRIAL_RETRY_AFTER_S = 1.0
 MAX_PENDING = 1000
 MAX_ERROR_CHARS = 256
 
@@ -125,6 +128,7 @@ class CircuitService:
         self._newest: dict[str, CircuitRecord] = {}  # from this environment's writes and conflicts
         self._seen: dict[str, State] = {}  # last state logged per circuit
         self._last_success: dict[str, int] = {}  # wall ms of this environment's latest success
+        self._trials_paused_until: dict[str, float] = {}  # clock time, per circuit (TRIAL_RETRY_AFTER_S)
         self._pending: deque[Report] = deque()
         self._cache: TtlCache[CircuitRecord] = TtlCache(
             self._load,
@@ -252,6 +256,10 @@ class CircuitService:
         self, record: CircuitRecord, settings: BreakerSettings, now: int, stale: bool
     ) -> tuple[CircuitRecord, bool, bool]:
         """Take a half-open trial lease with a conditional write: (record, granted, stale)."""
+        with self._lock:
+            paused = self._clock() < self._trials_paused_until.get(record.id, float("-inf"))
+        if paused:
+            return record, False, True
         granted = False
 
         def take(current: CircuitRecord) -> CircuitRecord:
@@ -264,6 +272,8 @@ class CircuitService:
         except self._unavailable as failure:
             # Without the table no lease can be held fleet-wide, so no trial goes out.
             log("trial_error", circuit=record.id, error=repr(failure))
+            with self._lock:
+                self._trials_paused_until[record.id] = self._clock() + TRIAL_RETRY_AFTER_S
             return record, False, True
         self._learn(applied, "trial")
         return applied.record, granted, stale
