@@ -52,7 +52,7 @@ def load_config(environ: Mapping[str, str]) -> Config:
     if not table:
         problems.append(f"{TABLE}: required (the name of the circuits table)")
     if CIRCUITS not in environ:
-        problems.append(f"{CIRCUITS}: required (a JSON object: circuit id -> settings, {{}} for defaults)")
+        problems.append(f"{CIRCUITS}: required (a JSON object of circuit id -> settings; {{}} as a circuit's settings means the defaults)")
     circuits = parse(CIRCUITS, {}, _circuits)
     ttl = parse(CACHE_TTL_S, DEFAULT_CACHE_TTL_S, _positive_seconds)
     unknown = parse(UNKNOWN_STATE, State.CLOSED, _unknown_state)

@@ -62,7 +62,8 @@ MAX_ERROR_CHARS = 256
 
 @dataclass(frozen=True)
 class CircuitView:
-    """What a lookup answers. ``allowed`` in HALF_OPEN means a fleet-wide trial was granted."""
+    """What a lookup answers. In HALF_OPEN, ``allowed`` from ``lookup`` means a fleet-wide trial
+    was granted to this caller; from ``overview`` (read-only) only that one could be."""
 
     id: str
     state: State
@@ -219,13 +220,17 @@ class CircuitService:
                 report = self._pending[0]
             try:
                 self._apply(report, self._newest_written(report.circuit_id), _judged_late)
+                log("pending_written", circuit=report.circuit_id, outcome=report.outcome.value, at_ms=report.at_ms)
             except self._unavailable as failure:
                 log("pending_retry_failed", circuit=report.circuit_id, error=repr(failure), pending=self.pending_count())
                 return
+            except ValueError as unreadable:
+                # The stored record cannot be read (a newer schema, a hand edit): this report can
+                # never apply, and keeping it would stop every later one behind it.
+                log("pending_dropped", circuit=report.circuit_id, outcome=report.outcome.value, error=repr(unreadable))
             with self._lock:
                 if self._pending and self._pending[0] is report:
                     self._pending.popleft()
-            log("pending_written", circuit=report.circuit_id, outcome=report.outcome.value, at_ms=report.at_ms)
 
     def pending_count(self) -> int:
         with self._lock:
