@@ -12,21 +12,16 @@ trials take, and an OPEN → HALF_OPEN → OPEN that happened between two polls.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
 from breaker.machine import CircuitRecord, State
+from breaker.clock import epoch_ms
 from breaker.store import CircuitStore
 
 from .ticker import Ticker
 
 POLL_INTERVAL_S = 0.05
-
-
-def now_ms() -> int:
-    """The wall clock in epoch milliseconds, the clock every record's times are written in."""
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True)
@@ -126,7 +121,7 @@ class CircuitMonitor:
         the fleet has shut down, for what the extensions flushed, judged at the end of the run."""
         with self._lock:
             records = self._store.batch_get(self.timelines)
-            at = now_ms() if at_ms is None else at_ms
+            at = epoch_ms() if at_ms is None else at_ms
             for service, record in records.items():
                 for transition in self.timelines[service].observe(record, at):
                     self._on_transition(transition)

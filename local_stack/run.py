@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional, TextIO
 
+from breaker.clock import epoch_ms
 from local.emulator import EmulatorError
 
 from .checks import CheckerSchedule
 from .display import Display, Row, Snapshot
 from .fleet import Fleet
 from .mocks import MockError, failure_rule
-from .monitor import CircuitMonitor, Transition, now_ms
+from .monitor import CircuitMonitor, Transition
 from .player import ScenarioPlayer
 from .scenario import Scenario, ScenarioError, Step, check_scenario, load_scenario, resolve_scenario
 from .schedule import ScheduleError
@@ -154,14 +155,14 @@ def _drive(setup: _Setup, workdir: Path, display: Display, stop: threading.Event
     modes = {sid: service.mock.mode for sid, service in setup.plan.services.items() if service.mock is not None}
     with Fleet(setup.plan, scale, options.environments, workdir) as fleet:
         fleet.start()
-        started, clock = time.monotonic(), StackClock(now_ms(), scale)
+        started, clock = time.monotonic(), StackClock(epoch_ms(), scale)
 
         def on_transition(transition: Transition) -> None:
             display.event(clock.at(transition.at_ms), f"{transition.service}: circuit {transition.state}")
 
         def on_step(step: Step) -> None:
             modes[step.service] = str(step.mode["mode"])
-            display.event(clock.at(now_ms()), f"scenario: {step.describe()}")
+            display.event(clock.at(epoch_ms()), f"scenario: {step.describe()}")
 
         monitor = CircuitMonitor(fleet.store(), fleet.units, on_transition, stop)
         traffic = {sid: TrafficDriver(sid, unit.business, options.rate, failure_rule(unit.service), stop)
@@ -188,11 +189,11 @@ def _drive(setup: _Setup, workdir: Path, display: Display, stop: threading.Event
             worker.start()
         deadline = started + scale.real_s(setup.duration_s)
         while not stop.wait(min(REFRESH_S, max(0.0, deadline - time.monotonic()))) and time.monotonic() < deadline:
-            display.refresh(snapshot(now_ms()))
+            display.refresh(snapshot(epoch_ms()))
         stop.set()
         for worker in workers:
             worker.join()
-        ended_ms, wall_s = now_ms(), time.monotonic() - started
+        ended_ms, wall_s = epoch_ms(), time.monotonic() - started
         fleet.shutdown_functions(grace_s=DRAIN_S)
         monitor.poll(ended_ms)  # for what the extensions flushed on SHUTDOWN
     # Judged once every process is gone, so the mocks have told of every call they answered.

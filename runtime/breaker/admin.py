@@ -18,10 +18,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import asdict
 from typing import Any, Optional, Sequence
 
+from .clock import epoch_ms
 from .machine import FORCED_STATES, CircuitRecord, State, force, release
 from .store import CircuitStore
 
@@ -33,7 +33,7 @@ def main(argv: Optional[Sequence[str]] = None, client: Any = None) -> int:
 
         client = boto3.client("dynamodb")
     store = CircuitStore(client, args.table)
-    now_ms = time.time_ns() // 1_000_000
+    now_ms = epoch_ms()
     if args.command == "show":
         record = store.get(args.circuit)
     elif args.command == "force":

@@ -274,9 +274,9 @@ def grant_trial(record: CircuitRecord, settings: BreakerSettings, now_ms: int) -
     leases = _live_leases(record, now_ms)
     if len(leases) >= settings.half_open_max_trials:
         return record, False
-    current = _materialise(record, now_ms)
     expiry = now_ms + int(settings.trial_lease_s * 1000)
-    return _changed(current, now_ms, trial_leases=tuple(sorted(_live_leases(current, now_ms) + (expiry,)))), True
+    # An OPEN record past its wait has no live leases, so ``leases`` holds for the materialised one.
+    return _changed(_materialise(record, now_ms), now_ms, trial_leases=tuple(sorted(leases + (expiry,)))), True
 
 
 def record_outcome(

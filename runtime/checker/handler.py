@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from typing import Any, Callable, Optional
 
 import boto3
 from botocore.config import Config
 
+from breaker.clock import epoch_ms
 from breaker.machine import CircuitRecord, Outcome, State, classify, effective_state, grant_trial, record_outcome
 from breaker.store import Applied, CircuitStore, Transition
 from httpcall import get
@@ -35,9 +35,7 @@ _CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "sta
 _store: Optional[CircuitStore] = None
 
 
-def clock() -> int:
-    """Now, in epoch milliseconds: the state machine's clock (tests replace it)."""
-    return time.time_ns() // 1_000_000
+clock = epoch_ms  # the state machine's clock, read when a run needs it (tests replace it)
 
 
 def store() -> CircuitStore:

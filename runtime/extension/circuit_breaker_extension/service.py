@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 from breaker.cache import Entry, TtlCache
+from breaker.clock import epoch_ms
 from breaker.machine import (
     BreakerSettings,
     CircuitRecord,
@@ -116,7 +117,7 @@ class CircuitService:
         cache_ttl_s: float,
         unknown_state: State,
         clock: Callable[[], float] = time.monotonic,
-        wall_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        wall_ms: Callable[[], int] = epoch_ms,
     ) -> None:
         self._circuits = dict(circuits)
         self.circuit_ids = frozenset(circuits)  # lookups and reports take only these (KeyError otherwise)
