@@ -8,41 +8,24 @@ probes (a slow service, a long probe timeout) is counted as ``busy`` and skipped
 from __future__ import annotations
 
 import threading
-from typing import Optional
+from typing import Any
 
 from infra.config import ServiceConfig
-from local.emulator import EmulatorError, InvokeResult
 
+from .invocations import ERRORS, PeriodicInvoker
 from .pool import EnvironmentPool
-from .tally import Tally
-from .ticker import Ticker
 
-RUNS, PROBES, BUSY, ERRORS = "runs", "probes", "busy", "errors"
+RUNS, PROBES, BUSY = "runs", "probes", "busy"
+__all__ = ["BUSY", "ERRORS", "PROBES", "RUNS", "CheckerSchedule"]
 
 
-class CheckerSchedule:
+class CheckerSchedule(PeriodicInvoker):
     def __init__(
         self, service: ServiceConfig, base_url: str, pool: EnvironmentPool, interval_s: float, stop: threading.Event
     ) -> None:
-        self.tally = Tally()
-        self._pool = pool
-        self._input = service.checker_input(base_url)
-        self._ticker = Ticker(f"checker-{service.id}", interval_s, self._tick, stop)
+        super().__init__(f"checker-{service.id}", pool, service.checker_input(base_url), interval_s, BUSY, stop)
 
-    def start(self) -> None:
-        self._ticker.start()
-
-    def join(self) -> None:
-        self._ticker.join()
-
-    def _tick(self) -> None:
-        if not self._pool.try_invoke(self._input, self._done):
-            self.tally.add(BUSY)
-
-    def _done(self, result: Optional[InvokeResult], error: Optional[EmulatorError]) -> None:
-        if result is None or result.status != "success":
-            self.tally.add(ERRORS, str(error) if result is None else f"{result.status}: {result.payload[:300]!r}")
-            return
+    def _answered(self, answer: Any) -> None:
         self.tally.add(RUNS)
-        if result.json().get("probed"):
+        if answer.get("probed"):
             self.tally.add(PROBES)

@@ -11,44 +11,25 @@ invoke that ends without an answer is an ``error``.
 from __future__ import annotations
 
 import threading
-from typing import Any, Optional
+from typing import Any
 
-from local.emulator import EmulatorError, InvokeResult
-
+from .invocations import ERRORS, PeriodicInvoker
 from .mocks import FailureRule
 from .pool import EnvironmentPool
-from .tally import Tally
-from .ticker import Ticker
 
-LIVE, LIVE_FAILED, FALLBACK, DROPPED, ERRORS = "live", "live_failed", "fallback", "dropped", "errors"
+LIVE, LIVE_FAILED, FALLBACK, DROPPED = "live", "live_failed", "fallback", "dropped"
+__all__ = ["DROPPED", "ERRORS", "FALLBACK", "LIVE", "LIVE_FAILED", "TrafficDriver"]
 REQUEST: dict[str, Any] = {}  # the business function reads no field of its event
 
 
-class TrafficDriver:
+class TrafficDriver(PeriodicInvoker):
     def __init__(
         self, service_id: str, pool: EnvironmentPool, rate: float, is_failure: FailureRule, stop: threading.Event
     ) -> None:
-        self.tally = Tally()
-        self._pool = pool
+        super().__init__(f"traffic-{service_id}", pool, REQUEST, 1.0 / rate, DROPPED, stop)
         self._is_failure = is_failure
-        self._ticker = Ticker(f"traffic-{service_id}", 1.0 / rate, self._tick, stop)
 
-    def start(self) -> None:
-        self._ticker.start()
-
-    def join(self) -> None:
-        self._ticker.join()
-
-    def _tick(self) -> None:
-        if not self._pool.try_invoke(REQUEST, self._done):
-            self.tally.add(DROPPED)
-
-    def _done(self, result: Optional[InvokeResult], error: Optional[EmulatorError]) -> None:
-        if result is None or result.status != "success":
-            reason = str(error) if result is None else f"{result.status}: {result.payload[:300]!r}"
-            self.tally.add(ERRORS, reason)
-            return
-        answer = result.json()
+    def _answered(self, answer: Any) -> None:
         path = answer.get("path") if isinstance(answer, dict) else None
         if path == "fallback":
             self.tally.add(FALLBACK)
