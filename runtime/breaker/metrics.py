@@ -20,6 +20,7 @@ NAMESPACE = "CircuitBreaker"
 DIMENSION = "CircuitId"
 OPENED = "CircuitOpened"  # the metric each circuit's alarm watches
 TRANSITION = "StateTransition"
+DROPPED = "ReportsDropped"  # outcomes the table refused for good (access denied, validation)
 
 
 def emf(circuit_id: str, at_ms: int, values: Mapping[str, tuple[float, str]]) -> dict[str, Any]:

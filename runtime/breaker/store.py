@@ -1,28 +1,34 @@
-"""The circuits table: batch reads and version-conditional writes.
+"""The circuits table: batch reads, version-conditional writes and conflict-free counting.
 
-Every write goes through :meth:`CircuitStore.apply`, an optimistic compare-and-set: compute the
-next record with the state machine from the version we believe is current, write it only if
-the stored version is still that one, and on a conflict start again from the record DynamoDB
-hands back with the failure. No read-modify-write ever goes out without a condition, so no
-report from any number of execution environments is lost to a race, and a trip is stored once.
+Two kinds of write, and why each is safe with any number of execution environments:
+
+- **State changes** go through :meth:`CircuitStore.apply`, an optimistic compare-and-set:
+  compute the next record with the state machine from the version we believe is current, write
+  it only if the stored version and incarnation are still that one's, and on a conflict start
+  again from the record DynamoDB hands back with the failure. No read-modify-write goes out
+  without a condition, so no report is lost to a race and a transition is stored once.
+- **Counting** goes through :meth:`CircuitStore.add_tallies`: an ``ADD`` to per-bucket counter
+  attributes, conditional only on the record still being the version the counts are for. Two
+  environments counting at once both succeed (``ADD`` is atomic), so failures reported together
+  never conflict; the reply (``ALL_NEW``) is the record with everyone's counts, which is what
+  the caller judges the trip rule on.
+
 (A write whose reply is lost to a timeout is the caller's to retry, and may then count twice.)
-
 The boto3 client is injected (the extension creates it lazily, off its registration path).
 """
 
 from __future__ import annotations
 
 import random
+import secrets
 import time
-from dataclasses import dataclass, fields
-from typing import Any, Callable, Iterable, Optional
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterable, Optional, Sequence
 
-from .item import from_item, to_item
-from .machine import CircuitRecord
+from .item import LEGACY_ATTRIBUTES, RECORD_ATTRIBUTES, from_item, tally_attribute, tally_attributes, to_item
+from .machine import CircuitRecord, Tally
 
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem request, a DynamoDB limit
-
-_ATTRIBUTES = {f.name for f in fields(CircuitRecord)} - {"id"}
 
 Transition = Callable[[CircuitRecord], CircuitRecord]
 
@@ -31,13 +37,25 @@ class ConflictError(RuntimeError):
     """A write lost the race more times than the store may retry."""
 
 
+class TallyRefused(ConflictError):
+    """The counts were not added: the record is no longer the version they were for.
+
+    ``record`` is the record as stored now (None when there is no item at all), so the caller
+    learns the new state from the refusal itself, without another read.
+    """
+
+    def __init__(self, record: Optional[CircuitRecord]) -> None:
+        super().__init__("the circuit record moved on before the counts were added")
+        self.record = record
+
+
 @dataclass
 class StoreStats:
     """Requests sent, for logs, /health and the benchmarks."""
 
     reads: int = 0  # GetItem and BatchGetItem requests
-    writes: int = 0  # UpdateItem requests, including the ones that lost a race
-    conflicts: int = 0
+    writes: int = 0  # UpdateItem requests, including the ones whose condition failed
+    conflicts: int = 0  # conditional writes refused
 
 
 @dataclass(frozen=True)
@@ -56,12 +74,14 @@ class CircuitStore:
         max_attempts: int = 8,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        new_incarnation: Callable[[], str] = lambda: secrets.token_hex(6),
     ) -> None:
         self._client = client
         self._table = table_name
         self._max_attempts = max_attempts
         self._sleep = sleep
         self._jitter = jitter
+        self._new_incarnation = new_incarnation
         self.stats = StoreStats()
 
     def batch_get(self, circuit_ids: Iterable[str]) -> dict[str, CircuitRecord]:
@@ -109,33 +129,76 @@ class CircuitStore:
             proposed = transition(record)
             if proposed.version == record.version:
                 return Applied(record, written=False, attempts=attempt)
+            if proposed.incarnation is None:  # created now, or first written by this schema
+                proposed = replace(proposed, incarnation=self._new_incarnation())
             stored = self._write(record, proposed)
             if stored is None:
                 return Applied(proposed, written=True, attempts=attempt)
-            self.stats.conflicts += 1
             record = stored
             if attempt < self._max_attempts:
                 self._backoff(attempt)
         raise ConflictError(f"circuit {circuit_id!r}: gave up after {self._max_attempts} conflicting writes")
 
+    def add_tallies(self, base: CircuitRecord, tallies: Sequence[Tally], stale_before_bucket: int) -> CircuitRecord:
+        """Add ``tallies`` (all for ``base``'s version) to the stored counters; returns the record after.
+
+        One ``UpdateItem``: ``ADD`` to each counter, ``REMOVE`` of the counters ``base`` shows
+        that no longer count (another period's, or older than ``stale_before_bucket``), on the
+        condition that the stored record is still ``base``'s version and incarnation. Raises
+        :class:`TallyRefused` with the stored record when it is not.
+        """
+        adding = tally_attributes(tallies)
+        removing = [
+            name
+            for name in tally_attributes(t for t in base.tallies if t.period != base.version or t.bucket < stale_before_bucket)
+            if name not in adding
+        ]
+        names = {f"#c{i}": name for i, name in enumerate(adding)}
+        values = {f":c{i}": {"N": str(value)} for i, value in enumerate(adding.values())}
+        update = "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(adding)))
+        if removing:
+            names.update({f"#r{i}": name for i, name in enumerate(removing)})
+            update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removing)))
+        condition, condition_names, condition_values = _is_version(base)
+        names.update(condition_names)
+        values.update(condition_values)
+        self.stats.writes += 1
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"id": {"S": base.id}},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException as error:
+            self.stats.conflicts += 1
+            stored = error.response.get("Item")
+            raise TallyRefused(from_item(stored) if stored else None) from None
+        return from_item(response["Attributes"])
+
     def _write(self, base: CircuitRecord, proposed: CircuitRecord) -> Optional[CircuitRecord]:
-        """Write ``proposed`` if the stored version is still ``base``'s; else return what is stored."""
+        """Write ``proposed`` if the stored record is still ``base``; else return what is stored."""
         item = to_item(proposed)
         del item["id"]
         names = {f"#a{i}": key for i, key in enumerate(item)}
         values = {f":a{i}": value for i, value in enumerate(item.values())}
-        absent = sorted(_ATTRIBUTES - set(item))
+        stale_counters = [
+            tally_attribute(t.period, t.bucket, counter)
+            for t in base.tallies
+            if t not in proposed.tallies
+            for counter in ("j", "r")
+        ]
+        absent = sorted(set(RECORD_ATTRIBUTES) - set(item) - {"id"}) + list(LEGACY_ATTRIBUTES) + stale_counters
         update = "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(item)))
-        if absent:
-            names.update({f"#r{i}": key for i, key in enumerate(absent)})
-            update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(absent)))
-        if base.version == 0:  # never written: the item must not exist yet
-            condition = "attribute_not_exists(#id)"
-            names["#id"] = "id"
-        else:
-            condition = "#version = :expected"
-            names["#version"] = "version"
-            values[":expected"] = {"N": str(base.version)}
+        names.update({f"#r{i}": key for i, key in enumerate(absent)})
+        update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(absent)))
+        condition, condition_names, condition_values = _is_version(base)
+        names.update(condition_names)
+        values.update(condition_values)
         self.stats.writes += 1
         try:
             self._client.update_item(
@@ -148,10 +211,27 @@ class CircuitStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self._client.exceptions.ConditionalCheckFailedException as error:
+            self.stats.conflicts += 1
             stored = error.response.get("Item")
-            return from_item(stored) if stored else self.get(proposed.id)
+            return from_item(stored) if stored else CircuitRecord(proposed.id)
         return None
 
     def _backoff(self, attempt: int) -> None:
         """Full jitter, capped: contending writers spread out instead of colliding again."""
         self._sleep(min(0.005 * 2**attempt, 0.2) * self._jitter())
+
+
+def _is_version(base: CircuitRecord) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The condition that the stored item is still ``base``: same version, same incarnation.
+
+    A base that was never stored (version 0) requires that no item exists; a schema-1 item has
+    no incarnation, and is matched on its version alone.
+    """
+    if base.version == 0:
+        return "attribute_not_exists(#id)", {"#id": "id"}, {}
+    names = {"#version": "version", "#incarnation": "incarnation"}
+    values: dict[str, Any] = {":version": {"N": str(base.version)}}
+    if base.incarnation is None:
+        return "#version = :version AND attribute_not_exists(#incarnation)", names, values
+    values[":incarnation"] = {"S": base.incarnation}
+    return "#version = :version AND #incarnation = :incarnation", names, values

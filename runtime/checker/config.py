@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from breaker.machine import BreakerSettings, SettingsError
 
 DEFAULT_TIMEOUT_S = 2.0
+DEFAULT_INTERVAL_WHILE_OPEN_S = 5.0
 
 
 class InputError(ValueError):
@@ -33,6 +34,7 @@ class ProbeInput:
     url: str
     timeout_s: float
     settings: BreakerSettings
+    interval_while_open_s: float = DEFAULT_INTERVAL_WHILE_OPEN_S  # between probes while not CLOSED
 
 
 def _circuit_id_problem(value: Any) -> Optional[str]:
@@ -78,6 +80,7 @@ _CHECKS: dict[str, tuple[bool, Callable[[Any], Optional[str]]]] = {
     "circuit_id": (True, _circuit_id_problem),
     "url": (True, _url_problem),
     "timeout_s": (False, _timeout_problem),
+    "interval_while_open_s": (False, _timeout_problem),
 }
 _FIELDS = set(_CHECKS) | {"breaker"}
 
@@ -104,4 +107,5 @@ def parse_input(event: Any) -> ProbeInput:
         url=event["url"],
         timeout_s=float(event.get("timeout_s", DEFAULT_TIMEOUT_S)),
         settings=settings,
+        interval_while_open_s=float(event.get("interval_while_open_s", DEFAULT_INTERVAL_WHILE_OPEN_S)),
     )

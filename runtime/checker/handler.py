@@ -3,39 +3,49 @@
 Invoked by one EventBridge Scheduler schedule per service (input: see ``checker.config``).
 Environment: ``CIRCUIT_BREAKER_TABLE``, the circuits table.
 
-A run reads the circuit and asks the state machine for a trial first, so the checker obeys
-the same rules as every other caller: in OPEN before the open duration has elapsed (or
-FORCED_OPEN) it does not probe at all, since the open duration alone decides when to try
-again; in HALF_OPEN its probe is one of the fleet-wide trial calls, and when all are taken it
-skips; in CLOSED the trial is granted without a write. The outcome then goes through
-``record_outcome`` as a version-conditional write, retried on conflict inside the store.
+What each probe does to the circuit is :class:`checker.probing.CheckRun`'s to decide; this
+module sends the probes, and while the circuit is OPEN or HALF_OPEN sends another every
+``interval_while_open_s`` until the run's time budget is spent (``RUN_BUDGET_S``, and never
+past the function's own timeout), so a recovery is noticed within seconds although the
+schedule fires once a minute. Every probe writes one JSON log line (and its metrics).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any, Callable, Optional
 
 import boto3
 from botocore.config import Config
 
 from breaker.clock import epoch_ms
-from breaker.machine import CircuitRecord, Outcome, State, classify, effective_state, grant_trial, record_outcome
-from breaker.store import Applied, CircuitStore, Transition
+from breaker.machine import Outcome, classify
+from breaker.store import CircuitStore
 from httpcall import get
 
 from .config import InputError, ProbeInput, parse_input
+from .probing import CheckRun
 from .report import CheckReport, log_record, summary
 
 # Bounded so a stalled DynamoDB cannot eat the function timeout (10 s by default): a run makes
 # a read, then a write, each at most 2 attempts of 1 s + 1 s, beside a probe of up to its timeout.
 _CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 2})
 
+# A run probes again while a circuit is on its way back, but ends well before the next
+# scheduled run (one a minute) and before the function's own timeout.
+RUN_BUDGET_S = 50.0
+END_MARGIN_MS = 1000
+
 _store: Optional[CircuitStore] = None
+# Whether this execution environment's previous probe of each circuit failed: how a failed
+# probe is judged, like any environment's failure (breaker.machine's trip rule).
+_previous_failed: dict[str, bool] = {}
 
 
 clock = epoch_ms  # the state machine's clock, read when a run needs it (tests replace it)
+sleep = time.sleep  # between probes of one run (tests replace it with the clock's)
 
 
 def store() -> CircuitStore:
@@ -55,72 +65,40 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     except InputError as error:
         emit({"level": "ERROR", "message": str(error), "problems": error.problems})
         raise
-    report = check(probe_input, store(), clock)
-    emit(log_record(report))
-    return summary(report)
+    remaining_ms = context.get_remaining_time_in_millis() if context is not None else RUN_BUDGET_S * 1000
+    deadline_ms = clock() + min(RUN_BUDGET_S * 1000, remaining_ms - END_MARGIN_MS)
+    reports = check(probe_input, store(), clock, deadline_ms=deadline_ms, sleep=sleep)
+    for report in reports:
+        emit(log_record(report))
+    return {**summary(reports[-1]), "probes": sum(report.outcome is not None for report in reports)}
 
 
-def check(probe_input: ProbeInput, circuits: CircuitStore, now: Callable[[], int]) -> CheckReport:
-    """One run: obtain a trial, probe, record the outcome. Returns what happened."""
-    circuit_id, settings = probe_input.circuit_id, probe_input.settings
-    asked_ms = now()
-    trial, base = _apply(circuits, circuit_id, lambda record: grant_trial(record, settings, asked_ms)[0])
-    if not grant_trial(base, settings, asked_ms)[1]:  # pure: recomputes the verdict the write was based on
-        state = effective_state(base, asked_ms)
-        return CheckReport(circuit_id, asked_ms, state, state, base.version, skipped=refusal(base, asked_ms))
-
-    result = get(probe_input.url, probe_input.timeout_s, caller="checker")
-    done_ms = now()
-    outcome = classify(result.ok, result.latency_ms, settings)
-    error = result.error
-    if outcome is Outcome.SLOW:
-        error = f"slow: {result.latency_ms:.0f} ms >= {settings.slow_call_threshold_ms} ms"
-    applied, base = _apply(
-        circuits,
-        circuit_id,
-        lambda record: record_outcome(record, settings, outcome, done_ms, error),
-        current=trial.record,
-    )
-    return CheckReport(
-        circuit_id,
-        done_ms,
-        state_before=effective_state(base, done_ms),
-        state_after=effective_state(applied.record, done_ms),
-        version=applied.record.version,
-        outcome=outcome,
-        status=result.status,
-        latency_ms=result.latency_ms,
-        error=error,
-    )
-
-
-def _apply(
-    circuits: CircuitStore, circuit_id: str, transition: Transition, current: Optional[CircuitRecord] = None
-) -> tuple[Applied, CircuitRecord]:
-    """``store.apply``, also returning the record the last attempt started from.
-
-    Comparing with that base, not with the record read at the start, is what makes a transition
-    this run's own: when a concurrent checker already tripped the circuit, the retried write
-    finds it OPEN and changes nothing, so only the run that tripped it reports the trip.
-    """
-    bases: list[CircuitRecord] = []
-
-    def tracked(record: CircuitRecord) -> CircuitRecord:
-        bases.append(record)
-        return transition(record)
-
-    applied = circuits.apply(circuit_id, tracked, current)
-    return applied, bases[-1]
-
-
-def refusal(record: CircuitRecord, now_ms: int) -> str:
-    """Why no trial was granted, for the log."""
-    state = effective_state(record, now_ms)
-    if state is State.OPEN:
-        return f"circuit OPEN until {record.next_attempt_at} (epoch ms); the open duration decides, not a probe"
-    if state is State.FORCED_OPEN:
-        return "circuit FORCED_OPEN by an operator"
-    return "every half-open trial is already taken"
+def check(
+    probe_input: ProbeInput,
+    circuits: CircuitStore,
+    now: Callable[[], int],
+    deadline_ms: Optional[int] = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[CheckReport]:
+    """One run: probe, apply, and while the circuit is OPEN or HALF_OPEN probe again until ``deadline_ms``."""
+    run = CheckRun(probe_input.circuit_id, probe_input.settings, circuits, _previous_failed)
+    reports: list[CheckReport] = []
+    interval_ms = probe_input.interval_while_open_s * 1000
+    while True:
+        step = run.start(now())
+        if isinstance(step, CheckReport):
+            reports.append(step)
+            return reports
+        result = get(probe_input.url, probe_input.timeout_s, caller="checker")
+        outcome = classify(result.ok, result.latency_ms, probe_input.settings)
+        error = result.error
+        if outcome is Outcome.SLOW:
+            error = f"slow: {result.latency_ms:.0f} ms >= {probe_input.settings.slow_call_threshold_ms} ms"
+        reports.append(run.done(step, outcome, now(), status=result.status, latency_ms=result.latency_ms, error=error))
+        next_at = now() + interval_ms
+        if not run.again() or deadline_ms is None or next_at + probe_input.timeout_s * 1000 > deadline_ms:
+            return reports
+        sleep(interval_ms / 1000)
 
 
 def emit(record: dict[str, Any]) -> None:

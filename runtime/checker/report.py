@@ -21,6 +21,7 @@ class CheckReport:
     state_before: State  # the state the outcome was applied to, as readers saw it
     state_after: State
     version: int  # the record's version after this run
+    changed: bool = False  # this run's own write changed the state (another's may have, too)
     outcome: Optional[Outcome] = None  # None when the probe was skipped
     status: Optional[int] = None
     latency_ms: Optional[float] = None
@@ -29,12 +30,12 @@ class CheckReport:
 
     @property
     def transitioned(self) -> bool:
-        return self.state_after is not self.state_before
+        return self.changed
 
     @property
     def opened(self) -> bool:
         """This run moved the circuit to OPEN: a trip from CLOSED, or a failed trial in HALF_OPEN."""
-        return self.transitioned and self.state_after is State.OPEN
+        return self.changed and self.state_after is State.OPEN
 
 
 def summary(report: CheckReport) -> dict[str, Any]:

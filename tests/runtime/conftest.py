@@ -59,10 +59,12 @@ def ssm(aws_env: LocalDynamoDB) -> Any:
 
 class Service:
     """A real HTTP service on loopback. Set ``status`` / ``delay_s`` to change how it answers;
+    ``fail_first`` answers that many requests with 503 first, then 200 (an outage ending);
     ``gate`` (a Barrier) holds every request until that many have arrived."""
 
     def __init__(self) -> None:
         self.status = 200
+        self.fail_first = 0
         self.delay_s = 0.0
         self.gate: Optional[threading.Barrier] = None
         self.requests = 0
@@ -82,13 +84,18 @@ class Service:
             def do_GET(self) -> None:
                 with service._lock:
                     service.requests += 1
+                    if service.fail_first:
+                        service.fail_first -= 1
+                        status = 503
+                    else:
+                        status = service.status
                 if service.gate is not None:
                     service.gate.wait(timeout=10)
                 if service.delay_s:
                     threading.Event().wait(service.delay_s)
-                body = json.dumps({"status": service.status, "path": self.path}).encode()
+                body = json.dumps({"status": status, "path": self.path}).encode()
                 try:
-                    self.send_response(service.status)
+                    self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()

@@ -8,15 +8,18 @@ from typing import Any
 
 import pytest
 
-from breaker.machine import BreakerSettings, CircuitRecord, State, grant_trial
+from breaker.machine import BreakerSettings, CircuitRecord, State, created, grant_trial, window_counts
 from breaker.store import CircuitStore
 from checker import handler as checker
 from checker.config import InputError, parse_input
 from breaker.metrics import NAMESPACE
 
 START_MS = 1_700_000_000_000
+# Trips on the second judged failure when both are repeats: the checker's third failed probe in
+# a row (its first has no previous probe to be judged by).
 SETTINGS = {
-    "failure_threshold": 3,
+    "minimum_failures": 2,
+    "failure_rate_threshold": 0.5,
     "open_duration_s": 10,
     "open_backoff_multiplier": 2,
     "half_open_success_threshold": 2,
@@ -30,12 +33,24 @@ class Clock:
     def __call__(self) -> int:
         return self.ms
 
+    def sleep(self, seconds: float) -> None:
+        self.ms += int(seconds * 1000)
+
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(checker, "clock", fake)
+    monkeypatch.setattr(checker, "sleep", fake.sleep)
     return fake
+
+
+@pytest.fixture(autouse=True)
+def fresh_memory(monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
+    """Each test starts as a new execution environment: no previous probe remembered."""
+    memory: dict[str, bool] = {}
+    monkeypatch.setattr(checker, "_previous_failed", memory)
+    return memory
 
 
 @pytest.fixture
@@ -49,12 +64,23 @@ def event(url: str, **breaker: Any) -> dict[str, Any]:
     return {"circuit_id": "payments", "url": url, "timeout_s": 1.0, "breaker": {**SETTINGS, **breaker}}
 
 
-def run(capsys: pytest.CaptureFixture[str], probe_event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Invoke the handler; return its summary and the one log line it wrote."""
+def run_all(capsys: pytest.CaptureFixture[str], probe_event: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Invoke the handler; return its summary and every log line it wrote (one per probe)."""
     summary = checker.handler(probe_event, None)
-    lines = capsys.readouterr().out.splitlines()
+    return summary, [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def run(capsys: pytest.CaptureFixture[str], probe_event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Invoke the handler for a run of exactly one probe; return its summary and log line."""
+    summary, lines = run_all(capsys, probe_event)
     assert len(lines) == 1, lines
-    return summary, json.loads(lines[0])
+    return summary, lines[0]
+
+
+def counts(circuits: CircuitStore) -> tuple[int, int]:
+    """(judged, repeats) in the stored record's trip window."""
+    record = circuits.get("payments")
+    return window_counts(record, BreakerSettings.from_mapping(SETTINGS), record.updated_at)
 
 
 def assert_valid_emf(line: dict[str, Any]) -> None:
@@ -83,8 +109,9 @@ def metric_names(line: dict[str, Any]) -> set[str]:
 
 
 def trip(capsys: pytest.CaptureFixture[str], url: str) -> dict[str, Any]:
-    for _ in range(SETTINGS["failure_threshold"]):
-        summary, line = run(capsys, event(url))
+    """Three failed probes in a row: the first unjudged, then two repeats."""
+    for _ in range(3):
+        summary, line = run(capsys, {**event(url), "interval_while_open_s": 3600})
     assert summary["state_after"] == "OPEN"
     return line
 
@@ -103,12 +130,22 @@ def test_healthy_probe_succeeds_without_a_write(clock, circuits, service, aws_en
     assert "StateTransition" not in line and "StateTransition" not in metric_names(line)
 
 
-def test_http_500_counts_as_failure(clock, circuits, service, capsys):
+def test_http_500_counts_as_failure_judged_by_the_previous_probe(clock, circuits, service, aws_env, capsys):
     service.status = 500
+    writes = aws_env.writes
     summary, line = run(capsys, event(service.url()))
     assert summary["outcome"] == "failure" and summary["status"] == 500 and summary["error"] == "HTTP 500"
-    assert circuits.get("payments").consecutive_failures == 1
     assert line["level"] == "WARN" and line["ProbeFailure"] == 1
+    assert aws_env.writes == writes, "a first failure has no previous probe to be judged by: nothing to count"
+    run(capsys, event(service.url()))
+    assert counts(circuits) == (1, 1)  # judged, and a repeat: the previous probe failed too
+
+
+def test_a_failure_after_a_success_is_judged_but_not_a_repeat(clock, circuits, service, capsys):
+    run(capsys, event(service.url()))
+    service.status = 503
+    run(capsys, event(service.url()))
+    assert counts(circuits) == (1, 0)
 
 
 @pytest.mark.parametrize("status", [503, 404, 302])
@@ -124,7 +161,7 @@ def test_unreachable_services_are_failures(clock, circuits, closed_url, unresolv
     assert refused["error"] == "connection refused"
     unresolved, _ = run(capsys, event(unresolvable_url))
     assert unresolved["outcome"] == "failure" and unresolved["error"].startswith("DNS lookup failed")
-    assert circuits.get("payments").last_error == unresolved["error"]
+    assert counts(circuits) == (1, 1)
 
 
 def test_timeout_is_a_failure(clock, circuits, service, capsys):
@@ -136,24 +173,25 @@ def test_timeout_is_a_failure(clock, circuits, service, capsys):
 
 def test_answer_over_the_slow_threshold_is_slow(clock, circuits, service, capsys):
     service.delay_s = 0.06
-    summary, line = run(capsys, event(service.url(), slow_call_threshold_ms=50))
+    for _ in range(2):
+        summary, line = run(capsys, event(service.url(), slow_call_threshold_ms=50))
     assert summary["outcome"] == "slow" and summary["status"] == 200
     assert summary["error"].startswith("slow: ")
     assert line["ProbeFailure"] == 1
-    assert circuits.get("payments").consecutive_failures == 1
+    assert counts(circuits) == (1, 1)
 
 
 # -- the state machine through the checker --------------------------------------------------
 
 
-def test_trips_after_exactly_failure_threshold_failed_probes(clock, circuits, service, capsys):
+def test_trips_when_the_rule_holds_and_not_before(clock, circuits, service, capsys):
     service.status = 503
-    for probe in range(1, SETTINGS["failure_threshold"]):
+    for probe in range(1, 3):
         summary, line = run(capsys, event(service.url()))
         assert summary["state_after"] == "CLOSED", f"opened after {probe} failures"
         assert line["CircuitOpened"] == 0 and "StateTransition" not in line
         assert_valid_emf(line)
-    summary, line = run(capsys, event(service.url()))
+    summary, line = run(capsys, {**event(service.url()), "interval_while_open_s": 3600})
     assert (summary["state_before"], summary["state_after"], summary["transition"]) == ("CLOSED", "OPEN", True)
     assert_valid_emf(line)
     assert line["CircuitOpened"] == 1 and line["StateTransition"] == 1
@@ -161,17 +199,59 @@ def test_trips_after_exactly_failure_threshold_failed_probes(clock, circuits, se
     assert line["CircuitId"] == "payments" and line["_aws"]["Timestamp"] == START_MS
     record = circuits.get("payments")
     assert record.state is State.OPEN and record.version == summary["version"]
+    assert record.last_error == "HTTP 503"
 
 
-def test_open_circuit_is_not_probed(clock, circuits, service, aws_env, capsys):
+def test_open_circuit_is_probed_and_a_failed_probe_writes_nothing(clock, circuits, service, aws_env, capsys):
     service.status = 503
     trip(capsys, service.url())
-    seen, reads, writes = service.requests, aws_env.reads, aws_env.writes
-    clock.ms += 9_999  # one millisecond short of the open duration
-    summary, line = run(capsys, event(service.url()))
-    assert service.requests == seen and (aws_env.reads, aws_env.writes) == (reads + 1, writes)
-    assert summary["probed"] is False and summary["outcome"] is None and "OPEN until" in summary["skipped"]
-    assert summary["state_after"] == "OPEN" and "_aws" not in line
+    seen, writes, version = service.requests, aws_env.writes, circuits.get("payments").version
+    clock.ms += 1_000  # well inside the open duration
+    summary, line = run(capsys, {**event(service.url()), "interval_while_open_s": 3600})
+    assert service.requests == seen + 1 and aws_env.writes == writes
+    assert summary["probed"] is True and summary["outcome"] == "failure"
+    assert summary["state_before"] == summary["state_after"] == "OPEN"
+    assert circuits.get("payments").version == version
+
+
+def test_a_passing_probe_lets_trials_through_before_the_open_duration(clock, circuits, service, capsys):
+    service.status = 503
+    trip(capsys, service.url())
+    service.status = 200
+    clock.ms += 1_000
+    summary, line = run(capsys, {**event(service.url()), "interval_while_open_s": 3600})
+    assert (summary["state_before"], summary["state_after"]) == ("OPEN", "HALF_OPEN")
+    assert line["StateTransition"] == 1 and line["CircuitOpened"] == 0
+    record = circuits.get("payments")
+    assert record.state is State.HALF_OPEN and record.transitioned_at == clock.ms
+    assert record.half_open_successes == 0, "a probe is not a trial: business trials still decide"
+
+
+def test_a_run_keeps_probing_while_open_until_the_service_is_back(clock, circuits, service, capsys):
+    """One scheduled run: probes every interval_while_open_s while OPEN, then takes the trials
+    itself, and ends as soon as the circuit is CLOSED."""
+    service.status = 503
+    trip(capsys, service.url())
+    service.status, service.fail_first = 200, 1  # the next probe fails, then the service is back
+    summary, lines = run_all(capsys, {**event(service.url()), "interval_while_open_s": 4})
+    states = [(line["state_before"], line["state_after"], line["outcome"]) for line in lines]
+    assert states == [
+        ("OPEN", "OPEN", "failure"),
+        ("OPEN", "HALF_OPEN", "success"),  # 4 s after the trip: well before the 10 s open duration
+        ("HALF_OPEN", "HALF_OPEN", "success"),
+        ("HALF_OPEN", "CLOSED", "success"),
+    ]
+    assert summary["probes"] == 4 and summary["state_after"] == "CLOSED"
+
+
+def test_a_run_stops_within_its_time_budget(clock, circuits, service, capsys, monkeypatch):
+    service.status = 503
+    trip(capsys, service.url())
+    monkeypatch.setattr(checker, "RUN_BUDGET_S", 20.0)
+    started = clock.ms
+    summary, lines = run_all(capsys, {**event(service.url()), "interval_while_open_s": 5})
+    assert len(lines) == 4 and summary["state_after"] == "OPEN"  # at 0, 5, 10, 15 s: a fifth would end past 20 s
+    assert clock.ms - started <= 20_000
 
 
 def test_half_open_trials_close_the_circuit_after_the_success_threshold(clock, circuits, service, capsys):
@@ -179,9 +259,8 @@ def test_half_open_trials_close_the_circuit_after_the_success_threshold(clock, c
     trip(capsys, service.url())
     service.status = 200
     clock.ms += 10_000
-    first, line = run(capsys, event(service.url()))
-    assert (first["state_before"], first["state_after"], first["outcome"]) == ("HALF_OPEN", "HALF_OPEN", "success")
-    assert "StateTransition" not in line
+    first, line = run_all(capsys, {**event(service.url()), "interval_while_open_s": 3600})
+    assert [(l["state_before"], l["state_after"]) for l in line] == [("HALF_OPEN", "HALF_OPEN")]
     second, line = run(capsys, event(service.url()))
     assert (second["state_before"], second["state_after"]) == ("HALF_OPEN", "CLOSED")
     assert line["StateTransition"] == 1 and line["CircuitOpened"] == 0
@@ -192,7 +271,7 @@ def test_failed_trial_reopens_with_a_longer_open_duration(clock, circuits, servi
     service.status = 503
     trip(capsys, service.url())
     clock.ms += 10_000
-    summary, line = run(capsys, event(service.url()))
+    summary, line = run(capsys, {**event(service.url()), "interval_while_open_s": 3600})
     assert (summary["state_before"], summary["state_after"]) == ("HALF_OPEN", "OPEN")
     assert line["CircuitOpened"] == 1 and line["StateTransition"] == 1
     record = circuits.get("payments")
@@ -205,47 +284,51 @@ def test_half_open_probe_skipped_when_the_trial_is_taken(clock, circuits, servic
     trip(capsys, service.url())
     clock.ms += 10_000
     settings = BreakerSettings.from_mapping(SETTINGS)
-    circuits.apply("payments", lambda record: grant_trial(record, settings, clock.ms)[0])  # a business call's trial
+    circuits.apply("payments", lambda record: grant_trial(record, settings, clock.ms, "business")[0])
     seen = service.requests
     summary, _ = run(capsys, event(service.url()))
     assert service.requests == seen
     assert summary["skipped"] == "every half-open trial is already taken" and summary["state_after"] == "HALF_OPEN"
 
 
-def test_concurrent_checkers_lose_no_update(clock, circuits, service, aws_env, table):
-    """Every checker reads version 0 before any writes (the service holds each probe until all
-    have arrived), so all but one write conflict, and every failure must still be counted."""
-    checkers = 6
-    service.status = 503
-    service.gate = threading.Barrier(checkers)
-    probe_input = parse_input(event(service.url(), failure_threshold=100))
-    stores = [CircuitStore(aws_env.client(), table) for _ in range(checkers)]  # one per environment
+def concurrent_checks(checkers: int, probe_input: Any, aws_env: Any, table: str, clock: Clock) -> tuple[list[Any], list[CircuitStore]]:
+    """``checkers`` environments probing at once, each remembering a failed previous probe."""
+    stores = [CircuitStore(aws_env.client(), table) for _ in range(checkers)]
     reports: list[Any] = []
-    threads = [threading.Thread(target=lambda s=s: reports.append(checker.check(probe_input, s, clock))) for s in stores]
+
+    def check(store: CircuitStore) -> None:
+        checker._previous_failed["payments"] = True
+        reports.extend(checker.check(probe_input, store, clock))
+
+    threads = [threading.Thread(target=check, args=(store,)) for store in stores]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    record = circuits.get("payments")
+    return reports, stores
+
+
+def test_concurrent_checkers_count_without_conflict(clock, circuits, service, aws_env, table):
+    """Every checker holds version 1 when it counts (the service holds each probe until all have
+    arrived): the counts are ADDs, so none conflicts and every failure is counted."""
+    checkers = 6
+    circuits.apply("payments", lambda record: created(record, clock.ms))
+    service.status = 503
+    service.gate = threading.Barrier(checkers)
+    reports, stores = concurrent_checks(checkers, parse_input(event(service.url(), minimum_failures=100)), aws_env, table, clock)
     assert len(reports) == checkers
-    assert record.consecutive_failures == checkers and record.version == checkers
-    assert sum(s.stats.conflicts for s in stores) >= checkers - 1
+    assert counts(circuits) == (checkers, checkers)
+    assert circuits.get("payments").version == 1, "counting is not a state change"
+    assert sum(store.stats.conflicts for store in stores) == 0
 
 
 def test_concurrent_checkers_report_one_trip(clock, circuits, service, aws_env, table):
     checkers = 6
+    circuits.apply("payments", lambda record: created(record, clock.ms))
     service.status = 503
     service.gate = threading.Barrier(checkers)
-    probe_input = parse_input(event(service.url()))  # trips on the 3rd failure
-    reports: list[Any] = []
-    threads = [
-        threading.Thread(target=lambda: reports.append(checker.check(probe_input, CircuitStore(client, table), clock)))
-        for client in [aws_env.client() for _ in range(checkers)]
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    probe_input = parse_input(event(service.url(), minimum_failures=3))
+    reports, _ = concurrent_checks(checkers, probe_input, aws_env, table, clock)
     assert sum(report.opened for report in reports) == 1
     assert circuits.get("payments").state is State.OPEN
 
@@ -261,8 +344,8 @@ def test_concurrent_checkers_report_one_trip(clock, circuits, service, aws_env, 
         ({"circuit_id": "a", "url": "http:///health", "timeout_s": "2", "breaker": {}}, ["url", "timeout_s"]),
         ({"circuit_id": "a", "url": "http://h/", "timeout_s": True, "breaker": []}, ["timeout_s", "breaker"]),
         (
-            {"circuit_id": "a", "url": "http://h/", "breaker": {"failure_threshold": 0, "bogus": 1}, "timeout": 2},
-            ["timeout", "breaker.failure_threshold", "breaker.bogus"],
+            {"circuit_id": "a", "url": "http://h/", "breaker": {"minimum_failures": 0, "bogus": 1}, "timeout": 2},
+            ["timeout", "breaker.minimum_failures", "breaker.bogus"],
         ),
         ("payments", ["event"]),
     ],
@@ -294,8 +377,9 @@ def test_missing_table_variable_is_named(monkeypatch, service):
 
 def test_summary_is_what_the_record_says(clock, circuits, service, capsys):
     service.status = 503
+    run(capsys, event(service.url()))
     summary, line = run(capsys, event(service.url()))
     record: CircuitRecord = circuits.get("payments")
     assert summary["version"] == record.version == 1
-    assert {k: line[k] for k in summary} == summary
+    assert {k: line[k] for k in summary if k != "probes"} == {k: v for k, v in summary.items() if k != "probes"}
     json.dumps(summary)

@@ -118,6 +118,7 @@ def _start_service(
         sdk.unavailable,
         cache_ttl_s=config.cache_ttl_s,
         unknown_state=config.unknown_state,
+        permanent=sdk.permanent,
     )
     service.prefetch()  # while the runtime starts: the first invocation finds the circuits loaded
     server.service = service

@@ -30,6 +30,8 @@ TOTAL_MAX_ATTEMPTS = 1
 # Conditional writes tried per report before it is queued instead: with the store's jittered
 # back-off that stays near 100 ms even when every environment writes the same circuit at once.
 WRITE_ATTEMPTS = 4
+# Errors no retry can fix: a write refused with one of these is dropped (and logged), not queued.
+PERMANENT_ERRORS = frozenset({"AccessDeniedException", "ValidationException", "ResourceNotFoundException"})
 
 
 class SdkUnavailable(RuntimeError):
@@ -42,6 +44,12 @@ class Sdk:
     # What a store call raises when the table cannot be reached or keeps conflicting: the
     # service keeps the report for later instead of answering with an error.
     unavailable: tuple[type[BaseException], ...]
+
+    @staticmethod
+    def permanent(failure: BaseException) -> bool:
+        """Whether a store error is one that retrying cannot fix (see PERMANENT_ERRORS)."""
+        response = getattr(failure, "response", None)
+        return isinstance(response, dict) and response.get("Error", {}).get("Code") in PERMANENT_ERRORS
 
 
 def runtime_sdk_paths() -> list[str]:

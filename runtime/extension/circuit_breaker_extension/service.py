@@ -3,30 +3,44 @@
 What it guarantees, and why:
 
 - Lookups are served from one :class:`TtlCache` whose loader is a single BatchGetItem for
-  every circuit of the function, so a healthy function costs at most one read per TTL.
-- A report is applied with the store's version-conditional write, synchronously, starting from
-  the record this environment already knows, so a success in a quiet CLOSED circuit is
-  answered without any DynamoDB request, and the environment that trips a circuit serves OPEN
-  from its very next lookup.
-- An environment never goes back in time: BatchGetItem is eventually consistent and may
-  return a version older than one this environment just wrote, so every record served is the
-  newer (by version) of the cached one and the newest this environment has written or been
-  handed by a conflict. Keeping those beside the cache, rather than writing them into it,
-  means a load already in flight can never overwrite a newer record with an older one.
-- A report that cannot be written (table unreachable, write kept conflicting) is queued,
-  retried on the next INVOKE and flushed on SHUTDOWN, in order, at the time it was observed.
+  every circuit of the function, so a healthy function costs at most one read per TTL. While
+  a circuit is tripping or recovering (OPEN, HALF_OPEN, or CLOSED with failures counted) its
+  copy is re-read after ``WATCH_CACHE_TTL_S`` instead, so a trip or a recovery reaches every
+  environment within seconds.
+- Successes are never written in CLOSED: the environment only remembers whether its previous
+  call failed. A failure is counted locally as *judged* (this environment had called before)
+  and *repeat* (that call failed too) and added to the record's counters with one conflict-free
+  ``ADD`` per circuit at most every ``FLUSH_INTERVAL_S``: the first failure after a quiet
+  second is written at once, so the environment learns the shared state from the write's
+  reply after at most one failed call of its own; later ones ride on the next write. Writes
+  are bounded by environments × flush rate, not by request or failure rate.
+- The write's reply holds every environment's counts; when the trip rule holds on it, this
+  environment stores the transition with a version-conditional write (stored once, fleet-wide).
+- In HALF_OPEN a lookup that may call takes a trial lease with a random token; the outcome this
+  environment reports next for that circuit is that trial's. Only a lease holder moves
+  HALF_OPEN; any other outcome observed while the record is not CLOSED counts for nothing.
+- An environment never goes back in time within one incarnation of a record (the newer by
+  version of the cached one and the newest it wrote), but follows the table when the item was
+  deleted or re-created: the loaded incarnation differs from the remembered one.
+- Counts that cannot be written (table unreachable) stay aggregated per circuit and go out in
+  one write on a later INVOKE or on SHUTDOWN; observations that fell out of the trip window, or
+  predate the record's last transition, are dropped, not replayed. Trial outcomes that cannot
+  be written are queued; a write refused for good (access denied, validation) is dropped with
+  a log line and a ``ReportsDropped`` metric, and the queue behind it goes on.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 from breaker.cache import Entry, TtlCache
 from breaker.clock import epoch_ms
+from breaker.counting import Failure
 from breaker.machine import (
     BreakerSettings,
     CircuitRecord,
@@ -36,9 +50,11 @@ from breaker.machine import (
     effective_state,
     grant_trial,
     is_call_allowed,
-    record_outcome,
+    record_trial,
+    rule_holds,
+    window_counts,
 )
-from breaker.metrics import OPENED, TRANSITION, emf
+from breaker.metrics import DROPPED, OPENED, TRANSITION, emf
 
 from .logs import log
 
@@ -46,18 +62,22 @@ if TYPE_CHECKING:  # breaker.store imports boto3, which the extension loads only
     from breaker.store import Applied, CircuitStore, Transition
 
 # On INVOKE the cache is reloaded when it would expire within this many seconds (at most a
-# quarter of the TTL), so the function's own lookup rarely waits for DynamoDB. A fixed margin
-# that covers a load, rather than a share of the TTL, keeps refresh-ahead from shortening the
-# TTL: with a 30 s TTL a 25 % margin would cost a third more reads.
+# quarter of the TTL), so the function's own lookup rarely waits for DynamoDB.
 REFRESH_AHEAD_S = 1.0
-# Queued reports written at the start of an invocation, at most for this long: the extension's
-# time counts against the function's timeout, so a long queue left by an outage is written a
-# slice per invocation (and in full on SHUTDOWN) instead of timing the invocation out.
+# A copy showing a circuit that is tripping or recovering is re-read after this long: a trip or
+# a recovery must reach every environment before its next call, and only then is the read worth
+# its cost (a healthy circuit's copy keeps the full TTL).
+WATCH_CACHE_TTL_S = 2.0
+# Counted failures of one circuit are written at most this often per environment.
+FLUSH_INTERVAL_S = 0.25
+# Queued writes retried at the start of an invocation, at most for this long: the extension's
+# time counts against the function's timeout. One write per circuit, so a queue left by an
+# outage is usually one or two writes.
 INVOKE_FLUSH_BUDGET_S = 0.5
 # After a trial write fails for want of the table, no trial is tried for this long: while
 # DynamoDB hangs, each try would hold the function for a full timeout.
 TRIAL_RETRY_AFTER_S = 1.0
-MAX_PENDING = 1000
+MAX_PENDING = 1000  # failures held per circuit, and trial outcomes queued, while the table is away
 MAX_ERROR_CHARS = 256
 
 
@@ -77,34 +97,57 @@ class CircuitView:
 
 
 @dataclass(frozen=True)
-class Report:
-    """One observed outcome, kept with the time it was observed so a replay judges it then."""
+class TrialReport:
+    """The outcome of one half-open trial, for the lease ``token`` this environment holds."""
 
     circuit_id: str
+    token: str
     outcome: Outcome
     at_ms: int
     error: Optional[str]
-    # This environment's latest success before the outcome: a failure report carries it so the
-    # shared failure streak learns of successes this environment never wrote (record_outcome).
-    last_success_ms: Optional[int] = None
 
 
 @dataclass(frozen=True)
 class ReportResult:
-    report: Report
-    pending: bool  # not written yet: queued for the next INVOKE / SHUTDOWN
-    record: Optional[CircuitRecord]  # the record now known, when not pending
+    circuit_id: str
+    outcome: Outcome
+    at_ms: int
+    trial: bool  # the outcome of a half-open trial this environment held
+    queued: bool  # the table could not take it now: kept for the next INVOKE / SHUTDOWN
+    record: Optional[CircuitRecord]  # the record now known to this environment
 
     def to_json(self) -> dict[str, Any]:
         answer: dict[str, Any] = {
-            "id": self.report.circuit_id,
-            "outcome": self.report.outcome.value,
-            "pending": self.pending,
+            "id": self.circuit_id,
+            "outcome": self.outcome.value,
+            "trial": self.trial,
+            "pending": self.queued,
         }
         if self.record is not None:
-            answer["state"] = effective_state(self.record, self.report.at_ms).value
+            answer["state"] = effective_state(self.record, self.at_ms).value
             answer["version"] = self.record.version
         return answer
+
+
+@dataclass
+class _Local:
+    """What this environment keeps about one circuit between its writes."""
+
+    settings: BreakerSettings
+    previous_failed: Optional[bool] = None  # the outcome of this environment's previous call
+    failures: list[Failure] = field(default_factory=list)  # judged failures not written yet
+    pending_repeats: int = 0  # how many of those are repeats
+    flushed_at: float = float("-inf")  # clock time of the last counting write
+    leases: deque[str] = field(default_factory=deque)  # trial tokens granted here, not yet reported
+    trials_paused_until: float = float("-inf")
+
+
+@dataclass
+class FlushStats:
+    """Counted failures and trial outcomes, by fate: for the shutdown log and /health."""
+
+    written: int = 0
+    dropped: int = 0  # no longer counting (out of the window, before a transition, refused for good)
 
 
 class CircuitService:
@@ -118,20 +161,23 @@ class CircuitService:
         unknown_state: State,
         clock: Callable[[], float] = time.monotonic,
         wall_ms: Callable[[], int] = epoch_ms,
+        new_token: Callable[[], str] = lambda: secrets.token_hex(4),
+        permanent: Callable[[BaseException], bool] = lambda failure: False,
     ) -> None:
-        self._circuits = dict(circuits)
+        self._local = {circuit_id: _Local(settings) for circuit_id, settings in circuits.items()}
         self.circuit_ids = frozenset(circuits)  # lookups and reports take only these (KeyError otherwise)
         self._store = store
         self._unavailable = unavailable
+        self._permanent = permanent  # which of those no retry can fix (access denied, validation)
         self._ttl_s = cache_ttl_s
         self._clock = clock
         self._wall_ms = wall_ms
+        self._new_token = new_token
         self._lock = threading.Lock()
-        self._newest: dict[str, CircuitRecord] = {}  # from this environment's writes and conflicts
+        self._newest: dict[str, CircuitRecord] = {}  # from this environment's writes and refusals
         self._seen: dict[str, State] = {}  # last state logged per circuit
-        self._last_success: dict[str, int] = {}  # wall ms of this environment's latest success
-        self._trials_paused_until: dict[str, float] = {}  # clock time, per circuit (TRIAL_RETRY_AFTER_S)
-        self._pending: deque[Report] = deque()
+        self._trials: deque[TrialReport] = deque()  # trial outcomes the table could not take yet
+        self.flushes = FlushStats()
         self._cache: TtlCache[CircuitRecord] = TtlCache(
             self._load,
             ttl_s=cache_ttl_s,
@@ -145,18 +191,18 @@ class CircuitService:
         """The circuit's effective state and whether a call may go out now.
 
         In HALF_OPEN an allowed answer holds one of the fleet-wide trial leases, taken with a
-        conditional write; the caller must report the trial call's outcome, or the lease
-        expires after ``trial_lease_s``.
+        conditional write; the next outcome reported for the circuit is that trial's, or the
+        lease expires after ``trial_lease_s``.
         """
-        settings = self._circuits[circuit_id]
-        entry = self._cache.get(circuit_id)
+        local = self._local[circuit_id]
+        entry = self._entry(circuit_id)
         record = self._newer(entry.value)
         now = self._wall_ms()
         stale = entry.stale
-        if effective_state(record, now) is State.HALF_OPEN and is_call_allowed(record, settings, now):
-            record, allowed, stale = self._take_trial(record, settings, now, stale)
+        if effective_state(record, now) is State.HALF_OPEN and is_call_allowed(record, local.settings, now):
+            record, allowed, stale = self._take_trial(record, local, now, stale)
         else:
-            allowed = is_call_allowed(record, settings, now)
+            allowed = is_call_allowed(record, local.settings, now)
         return CircuitView(circuit_id, effective_state(record, now), allowed, stale, _age_ms(entry))
 
     def overview(self) -> list[CircuitView]:
@@ -164,162 +210,271 @@ class CircuitService:
         loaded = self._cache.snapshot()
         now = self._wall_ms()
         views = []
-        for circuit_id, settings in sorted(self._circuits.items()):
+        for circuit_id, local in sorted(self._local.items()):
             entry = loaded.get(circuit_id) or self._cache.get(circuit_id)
             record = self._newer(entry.value)
-            views.append(
-                CircuitView(
-                    circuit_id,
-                    effective_state(record, now),
-                    is_call_allowed(record, settings, now),
-                    entry.stale,
-                    _age_ms(entry),
-                )
-            )
+            allowed = is_call_allowed(record, local.settings, now)
+            views.append(CircuitView(circuit_id, effective_state(record, now), allowed, entry.stale, _age_ms(entry)))
         return views
 
     # -- reports -----------------------------------------------------------------------------
 
     def report(self, circuit_id: str, ok: bool, latency_ms: float, error: Optional[str]) -> ReportResult:
-        """Apply one call's outcome now; when the table cannot take it, queue it."""
-        settings = self._circuits[circuit_id]
-        outcome = classify(ok, latency_ms, settings)
+        """Take one call's outcome: a trial's is written now, a failure counted (and written if due)."""
+        local = self._local[circuit_id]
+        outcome = classify(ok, latency_ms, local.settings)
+        failed = outcome is not Outcome.SUCCESS
         now = self._wall_ms()
+        error = None if error is None else error[:MAX_ERROR_CHARS]
         with self._lock:
-            last_success = self._last_success.get(circuit_id)
-            if outcome is Outcome.SUCCESS:
-                self._last_success[circuit_id] = now
-        report = Report(circuit_id, outcome, now, None if error is None else error[:MAX_ERROR_CHARS], last_success)
-        entry = self._cache.get(circuit_id)
-        # A default (never loaded, never written) is a guess: let the store read the real record.
-        base = self._newer(entry.value) if entry.age_s is not None else self._newest_written(circuit_id)
-        try:
-            result = ReportResult(report, pending=False, record=self._apply(report, base, _judged_now).record)
-        except self._unavailable as failure:
-            self._enqueue(report, failure)
-            result = ReportResult(report, pending=True, record=None)
-        if outcome is not Outcome.SUCCESS:
-            # Other circuits of this function may have changed too: read them soon (rate-limited).
-            self._cache.invalidate()
-        return result
+            token = local.leases.popleft() if local.leases else None
+            previous, local.previous_failed = local.previous_failed, failed
+            if token is None and failed and previous is not None:
+                local.failures.append(Failure(now, previous, error))
+                local.pending_repeats += previous
+                if len(local.failures) > MAX_PENDING:
+                    local.pending_repeats -= local.failures.pop(0).repeat
+            due = failed and (
+                self._clock() - local.flushed_at >= FLUSH_INTERVAL_S or self._could_trip(circuit_id, local, now)
+            )
+        if token is not None:
+            return self._report_trial(TrialReport(circuit_id, token, outcome, now, error))
+        record: Optional[CircuitRecord] = None
+        queued = False
+        if due:
+            try:
+                record = self._flush(circuit_id)
+            except self._unavailable as failure:
+                log("count_pending", circuit=circuit_id, error=repr(failure), pending=self.pending_count())
+                queued = True
+        if failed and previous is None:
+            self._cache.invalidate()  # nothing to count yet: still, learn the shared state soon
+        return ReportResult(circuit_id, outcome, now, trial=False, queued=queued, record=record)
 
     def prefetch(self) -> None:
         """Load now if the cache expires soon, so the function's next lookup is served at once."""
         self._cache.refresh_if_due(ahead_s=min(REFRESH_AHEAD_S, self._ttl_s / 4))
 
     def on_invoke(self) -> None:
-        """Runs as the function starts an invocation: prefetch, then retry queued reports."""
+        """Runs as the function starts an invocation: prefetch, then write counts and trials due."""
         self.prefetch()
-        self.retry_pending(deadline=self._clock() + INVOKE_FLUSH_BUDGET_S)
+        self.retry_pending(deadline=self._clock() + INVOKE_FLUSH_BUDGET_S, due_only=True)
 
-    def retry_pending(self, deadline: Optional[float] = None) -> None:
-        """Write queued reports in order until done, the table fails again, or ``deadline`` (clock time)."""
-        while deadline is None or self._clock() < deadline:
-            with self._lock:
-                if not self._pending:
+    def retry_pending(self, deadline: Optional[float] = None, due_only: bool = False) -> None:
+        """Write what waits: counts (one write per circuit) and queued trial outcomes.
+
+        Stops at ``deadline`` (clock time) or when the table fails again. ``due_only`` leaves
+        counts written less than ``FLUSH_INTERVAL_S`` ago for later (on INVOKE); SHUTDOWN
+        writes everything.
+        """
+        try:
+            for circuit_id, local in self._local.items():
+                if deadline is not None and self._clock() >= deadline:
                     return
-                report = self._pending[0]
-            try:
-                self._apply(report, self._newest_written(report.circuit_id), _judged_late)
-                log("pending_written", circuit=report.circuit_id, outcome=report.outcome.value, at_ms=report.at_ms)
-            except self._unavailable as failure:
-                log("pending_retry_failed", circuit=report.circuit_id, error=repr(failure), pending=self.pending_count())
-                return
-            except ValueError as unreadable:
-                # The stored record cannot be read (a newer schema, a hand edit): this report can
-                # never apply, and keeping it would stop every later one behind it.
-                log("pending_dropped", circuit=report.circuit_id, outcome=report.outcome.value, error=repr(unreadable))
-            with self._lock:
-                if self._pending and self._pending[0] is report:
-                    self._pending.popleft()
+                with self._lock:
+                    waiting = bool(local.failures) and (
+                        not due_only or self._clock() - local.flushed_at >= FLUSH_INTERVAL_S
+                    )
+                if waiting:
+                    self._flush(circuit_id)
+            while deadline is None or self._clock() < deadline:
+                with self._lock:
+                    if not self._trials:
+                        return
+                    report = self._trials[0]
+                self._write_trial(report)
+                with self._lock:
+                    if self._trials and self._trials[0] is report:
+                        self._trials.popleft()
+        except self._unavailable as failure:
+            log("pending_retry_failed", error=repr(failure), pending=self.pending_count())
 
     def pending_count(self) -> int:
+        """Failures counted but not written, plus trial outcomes queued."""
         with self._lock:
-            return len(self._pending)
+            return sum(len(local.failures) for local in self._local.values()) + len(self._trials)
 
     def health(self) -> dict[str, Any]:
         return {
-            "circuits": sorted(self._circuits),
+            "circuits": sorted(self._local),
             "pending": self.pending_count(),
+            "flushes": asdict(self.flushes),
             "cache": asdict(self._cache.stats),
             "store": asdict(self._store.stats),
         }
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _entry(self, circuit_id: str) -> Entry[CircuitRecord]:
+        """The cached copy; a watched one (see ``_watched``) is re-read after WATCH_CACHE_TTL_S."""
+        entry = self._cache.get(circuit_id)
+        if (
+            entry.age_s is not None
+            and entry.age_s >= WATCH_CACHE_TTL_S
+            and self._watched(self._newer(entry.value))
+            and self._cache.invalidate()
+        ):
+            entry = self._cache.get(circuit_id)
+        return entry
+
+    def _watched(self, record: CircuitRecord) -> bool:
+        """A circuit on its way out or back: OPEN, HALF_OPEN, or CLOSED with failures counted in
+        its window. A healthy circuit has no counts, so it keeps the full TTL (and its cost)."""
+        if record.state in (State.OPEN, State.HALF_OPEN):
+            return True
+        return record.state is State.CLOSED and window_counts(record, self._local[record.id].settings, self._wall_ms())[0] > 0
+
     def _load(self) -> dict[str, CircuitRecord]:
         """The cache's loader: one BatchGetItem for every circuit of the function."""
         try:
-            loaded = self._store.batch_get(self._circuits)
+            loaded = self._store.batch_get(self._local)
         except Exception as failure:
             log("load_error", error=repr(failure))
             raise
+        with self._lock:
+            for circuit_id, record in loaded.items():
+                known = self._newest.get(circuit_id)
+                if known is not None and known.incarnation != record.incarnation:
+                    del self._newest[circuit_id]  # deleted or re-created: the table wins
         for record in loaded.values():
             self._observe(self._newer(record), "table")
         return loaded
 
+    def _flush(self, circuit_id: str) -> CircuitRecord:
+        """Write this environment's counted failures of one circuit; trip it if the rule then holds.
+
+        Raises one of ``unavailable`` when the table cannot be reached; the failures stay
+        counted here for the next try.
+        """
+        from breaker.counting import count_failures, trip_if_due  # boto3 comes with the store
+
+        local = self._local[circuit_id]
+        with self._lock:
+            failures, local.failures, local.pending_repeats = local.failures, [], 0
+            local.flushed_at = self._clock()
+        now = self._wall_ms()
+        try:
+            counted = count_failures(
+                self._store, self._newest_known(circuit_id), failures, local.settings, now, self._remember
+            )
+        except self._unavailable as failure:
+            if self._permanent(failure):
+                self._drop(len(failures), circuit=circuit_id, error=repr(failure))
+                return self._newest_known(circuit_id)
+            with self._lock:  # not written: keep them, oldest first, ahead of any counted meanwhile
+                local.failures[:0] = failures
+                del local.failures[:-MAX_PENDING]
+                local.pending_repeats = sum(failure.repeat for failure in local.failures)
+            raise
+        self._drop(counted.dropped)
+        with self._lock:
+            self.flushes.written += counted.written
+        error = next((f.error for f in reversed(failures) if f.error is not None), None)
+        return trip_if_due(self._store, counted.record, local.settings, now, error, self._remember)[0]
+
+    def _could_trip(self, circuit_id: str, local: _Local, now: int) -> bool:
+        """Whether the fleet's counts this environment last saw, plus its own unwritten ones,
+        would trip the circuit: then they are written now, not at the next flush interval
+        (an outage at thousands of calls a second trips within milliseconds). Lock held."""
+        known = self._newest.get(circuit_id)
+        judged, repeats = (0, 0) if known is None else window_counts(known, local.settings, now)
+        return rule_holds(local.settings, judged + len(local.failures), repeats + local.pending_repeats)
+
     def _take_trial(
-        self, record: CircuitRecord, settings: BreakerSettings, now: int, stale: bool
+        self, record: CircuitRecord, local: _Local, now: int, stale: bool
     ) -> tuple[CircuitRecord, bool, bool]:
         """Take a half-open trial lease with a conditional write: (record, granted, stale)."""
         with self._lock:
-            paused = self._clock() < self._trials_paused_until.get(record.id, float("-inf"))
-        if paused:
-            return record, False, True
+            if self._clock() < local.trials_paused_until:
+                return record, False, True
+        token = self._new_token()
         granted = False
 
         def take(current: CircuitRecord) -> CircuitRecord:
             nonlocal granted
-            updated, granted = grant_trial(current, settings, now)
+            updated, granted = grant_trial(current, local.settings, now, token)
             return updated
 
         try:
-            applied = self._store.apply(record.id, take, current=record)
+            applied = self._apply(record.id, take, record, "trial")
         except self._unavailable as failure:
             # Without the table no lease can be held fleet-wide, so no trial goes out.
             log("trial_error", circuit=record.id, error=repr(failure))
             with self._lock:
-                self._trials_paused_until[record.id] = self._clock() + TRIAL_RETRY_AFTER_S
+                local.trials_paused_until = self._clock() + TRIAL_RETRY_AFTER_S
             return record, False, True
-        self._learn(applied, "trial")
+        if granted and applied.record.state is State.HALF_OPEN:
+            with self._lock:
+                local.leases.append(token)
         return applied.record, granted, stale
 
-    def _apply(
-        self,
-        report: Report,
-        base: Optional[CircuitRecord],
-        judge: Callable[[Report, BreakerSettings], Transition],
-    ) -> Applied:
-        applied = self._store.apply(report.circuit_id, judge(report, self._circuits[report.circuit_id]), current=base)
-        self._learn(applied, "report")
+    def _report_trial(self, report: TrialReport) -> ReportResult:
+        try:
+            record: Optional[CircuitRecord] = self._write_trial(report)
+            queued = False
+        except self._unavailable as failure:
+            with self._lock:
+                self._trials.append(report)
+                del_count = max(len(self._trials) - MAX_PENDING, 0)
+                for _ in range(del_count):
+                    self._trials.popleft()
+            self._drop(del_count)
+            log("trial_pending", circuit=report.circuit_id, error=repr(failure), pending=self.pending_count())
+            record, queued = None, True
+        return ReportResult(report.circuit_id, report.outcome, report.at_ms, trial=True, queued=queued, record=record)
+
+    def _write_trial(self, report: TrialReport) -> Optional[CircuitRecord]:
+        """Apply a trial outcome; its lease must still be live when written, whenever that is."""
+        settings = self._local[report.circuit_id].settings
+
+        def judged(record: CircuitRecord) -> CircuitRecord:
+            return record_trial(record, settings, report.token, report.outcome, self._wall_ms(), report.error)
+
+        try:
+            applied = self._apply(report.circuit_id, judged, self._newest_known(report.circuit_id), "trial_outcome")
+        except self._unavailable as failure:
+            if not self._permanent(failure):
+                raise
+            self._drop(1, circuit=report.circuit_id, error=repr(failure))
+            return None
+        with self._lock:
+            self.flushes.written += 1
+        return applied.record
+
+    def _apply(self, circuit_id: str, transition: Transition, base: CircuitRecord, via: str) -> Applied:
+        applied = self._store.apply(circuit_id, transition, current=base)
+        self._remember(applied.record, via, caused=applied.written)
         return applied
 
-    def _enqueue(self, report: Report, failure: BaseException) -> None:
+    def _drop(self, count: int, **why: Any) -> None:
+        if not count:
+            return
         with self._lock:
-            if len(self._pending) >= MAX_PENDING:
-                dropped = self._pending.popleft()
-                log("pending_dropped", circuit=dropped.circuit_id, outcome=dropped.outcome.value, at_ms=dropped.at_ms)
-            self._pending.append(report)
-            count = len(self._pending)
-        log("report_pending", circuit=report.circuit_id, outcome=report.outcome.value, error=repr(failure), pending=count)
+            self.flushes.dropped += count
+        if why:  # refused for good: worth an operator's look, so a metric too
+            log("reports_dropped", count=count, **why, **emf(why["circuit"], self._wall_ms(), {DROPPED: (count, "Count")}))
 
-    def _learn(self, applied: Applied, via: str) -> None:
-        """Remember a record a write returned (or a conflict handed back) if it is news."""
-        record = applied.record
+    def _remember(self, record: CircuitRecord, via: str, caused: bool = False) -> None:  # counting.Learned
+        """Keep a record a write returned (or a refusal handed back) unless an older copy of it."""
         with self._lock:
             known = self._newest.get(record.id)
-            if known is not None and known.version >= record.version:
+            if known is not None and known.incarnation == record.incarnation and known.version > record.version:
                 return
             self._newest[record.id] = record
-        self._observe(record, via, caused=applied.written)
+        self._observe(record, via, caused=caused)
 
     def _newer(self, record: CircuitRecord) -> CircuitRecord:
-        written = self._newest_written(record.id)
-        return written if written is not None and written.version > record.version else record
+        written = self._newest.get(record.id)
+        return written if written is not None and written.version >= record.version else record
 
-    def _newest_written(self, circuit_id: str) -> Optional[CircuitRecord]:
+    def _newest_known(self, circuit_id: str) -> CircuitRecord:
+        """The freshest record this environment has: the base of its next write."""
         with self._lock:
-            return self._newest.get(circuit_id)
+            written = self._newest.get(circuit_id)
+        if written is not None:
+            return written
+        entry = self._cache.get(circuit_id)
+        return entry.value if entry.age_s is not None else CircuitRecord(circuit_id)
 
     def _observe(self, record: CircuitRecord, via: str, caused: bool = False) -> None:
         """Log a state this environment has not seen for the circuit before.
@@ -328,9 +483,6 @@ class CircuitService:
         metric (EMF, the same the checker emits), so the circuit's alarm fires whichever
         caller opened it, and exactly once per opening.
         """
-        # A write never leaves an OPEN record OPEN (the state machine writes nothing then), so a
-        # written OPEN record is a trip or a failed trial: an opening, even one this
-        # environment's log already showed as OPEN before the trial it missed.
         opened = caused and record.state is State.OPEN
         with self._lock:
             before = self._seen.get(record.id)
@@ -346,23 +498,6 @@ class CircuitService:
             via=via,
             **(emf(record.id, record.updated_at, {OPENED: (1, "Count"), TRANSITION: (1, "Count")}) if opened else {}),
         )
-
-
-def _judged_now(report: Report, settings: BreakerSettings) -> Transition:
-    """A report made just now: the state machine judges it as it stands."""
-    return lambda record: record_outcome(
-        record, settings, report.outcome, report.at_ms, report.error, report.last_success_ms
-    )
-
-
-def _judged_late(report: Report, settings: BreakerSettings) -> Transition:
-    """A queued report written late: ignored if the circuit opened after it was observed.
-
-    A failure seen before a trip must not count against the circuit's recovery (it would
-    re-open a HALF_OPEN circuit); the state machine itself does not compare times.
-    """
-    judge = _judged_now(report, settings)
-    return lambda record: record if record.opened_at is not None and report.at_ms < record.opened_at else judge(record)
 
 
 def _age_ms(entry: Entry[CircuitRecord]) -> Optional[int]:
