@@ -18,7 +18,7 @@ from typing import Any, Iterator, Optional
 import boto3
 import pytest
 
-from local.dynamodb import LocalDynamoDB, create_circuit_table
+from local_aws.dynamodb import LocalDynamoDB, create_circuit_table
 
 
 @pytest.fixture(scope="session")
