@@ -19,8 +19,8 @@ from typing import Any, Iterator
 
 import boto3
 
-from local.dynamodb import LocalDynamoDB, create_circuit_table
-from local.emulator import ExecutionEnvironment
+from local_aws.dynamodb import LocalDynamoDB, create_circuit_table
+from local_aws.emulator import ExecutionEnvironment
 
 CIRCUIT = "payments"
 HANDLER_SOURCE = "def handler(event, context):\n    return None\n"

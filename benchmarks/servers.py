@@ -50,7 +50,7 @@ def _serve_loopback() -> None:
 
 
 def _serve_dynamodb() -> None:
-    from local.dynamodb import LocalDynamoDB
+    from local_aws.dynamodb import LocalDynamoDB
 
     with LocalDynamoDB() as dynamodb:
         _announce_and_wait(dynamodb.endpoint_url)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 # Lambda puts a function's own folder at the top of sys.path, so the runtime code imports its
-# packages as top-level names (``breaker``, ``local``, ``artifacts``); pytest mirrors that with
+# packages as top-level names (``breaker``, ``checker``, ``artifacts``); pytest mirrors that with
 # ``pythonpath = ["runtime", "."]``. ``python -m local_stack`` gets the same view from here. It
 # is appended, not prepended: a mock process started with its built function folder on
 # PYTHONPATH must import the mock handler from that folder, not from runtime/.

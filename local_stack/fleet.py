@@ -34,8 +34,8 @@ from infra.checker import MEMORY_MB as CHECKER_MEMORY_MB
 from infra.config import ServiceConfig
 from infra.environment import Environment
 from infra.service import BUSINESS_MEMORY_MB, MOCK_RESOURCE_PATH, business_variables, timeout_above
-from local.dynamodb import LocalDynamoDB, create_circuit_table
-from local.emulator import ExecutionEnvironment, ProcessInfo
+from local_aws.dynamodb import LocalDynamoDB, create_circuit_table
+from local_aws.emulator import ExecutionEnvironment, ProcessInfo
 
 from .mocks import MockEndpoint, ModeParameters, ServiceCalls, failure_rule
 from .pool import EnvironmentPool, in_parallel

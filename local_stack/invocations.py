@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Optional
 
-from local.emulator import EmulatorError, InvokeResult
+from local_aws.emulator import EmulatorError, InvokeResult
 
 from .pool import EnvironmentPool
 from .tally import Tally

@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional
 
-from local.emulator import EmulatorError, EnvironmentClosedError, ExecutionEnvironment, InvokeResult, ProcessInfo
+from local_aws.emulator import EmulatorError, EnvironmentClosedError, ExecutionEnvironment, InvokeResult, ProcessInfo
 
 # What an invocation came to: the result, or why there was none.
 Done = Callable[[Optional[InvokeResult], Optional[EmulatorError]], None]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterator, Optional, TextIO
 
 from breaker.clock import epoch_ms
-from local.emulator import EmulatorError
+from local_aws.emulator import EmulatorError
 
 from .checks import CheckerSchedule
 from .display import Display, Row, Snapshot

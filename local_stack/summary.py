@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
-from local.dynamodb import READ_OPERATIONS, WRITE_OPERATIONS
+from local_aws.dynamodb import READ_OPERATIONS, WRITE_OPERATIONS
 
 from .checks import BUSY, PROBES, RUNS
 from .fleet import ShutdownReport

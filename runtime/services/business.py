@@ -1,9 +1,10 @@
 """The business function (handler ``services.business.handler``): the circuit breaker's consumer.
 
-Each invocation asks the circuit-breaker extension (through the layer's client) whether the
-circuit allows a call. If it does, the function calls its service with a timeout, reports the
-outcome to the extension and answers with the service's body; if it does not, it answers the
-fallback without touching the service. When the extension cannot be reached, the client
+Each invocation runs its call under the layer's client's guard (``breaker.guard``), which asks
+the circuit-breaker extension whether the circuit allows a call. If it does, the function calls
+its service with a timeout, the guard reports the outcome to the extension, and the function
+answers with the service's body; if it does not, it answers the fallback without touching the
+service. When the extension cannot be reached, the client
 answers with the configured unknown-state default, and this function follows it and says so.
 
 Environment:
@@ -78,24 +79,43 @@ def fallback_answer(circuit_id: str, state: Any) -> dict[str, Any]:
 
 
 def serve(settings: Settings, breaker: Any) -> dict[str, Any]:
-    """One request: the breaker decides, the service is called only when allowed."""
-    status = breaker.check(settings.circuit_id)
-    circuit = {
+    """One request: the breaker decides, the service is called only when allowed.
+
+    The call runs under the client's guard, which checks the circuit, times the call and
+    reports its outcome. The verdict is ``httpcall``'s (any non-2xx, a timeout, a refused
+    connection or a failed DNS lookup is a failure), the very one the checker's probe uses.
+    """
+    from circuit_breaker_client import CircuitOpenError  # the layer's module, as in breaker()
+
+    try:
+        with breaker.guard(settings.circuit_id) as call:
+            result = get(settings.url, settings.timeout_s, caller="business")
+            call.status = result.status
+            if result.error is not None:
+                call.fail(result.error)
+    except CircuitOpenError as refused:
+        circuit = _circuit(settings, refused.circuit)
+        fallback = fallback_answer(settings.circuit_id, refused.circuit.state)
+        return {"path": "fallback", **circuit, "service_status": None, "latency_ms": None, "fallback": fallback}
+    live = {
+        "path": "live",
+        **_circuit(settings, call.circuit),
+        "service_status": result.status,
+        "latency_ms": round(call.latency_ms, 1),
+        "reported": call.reported,
+    }
+    if not call.failed:
+        return {**live, "body": _decode(result.body)}
+    return {**live, "error": call.error, "fallback": fallback_answer(settings.circuit_id, call.circuit.state)}
+
+
+def _circuit(settings: Settings, status: Any) -> dict[str, Any]:
+    return {
         "circuit_id": settings.circuit_id,
         "circuit_state": status.state,
         "stale": status.stale,
         "extension_reachable": status.reachable,
     }
-    fallback = fallback_answer(settings.circuit_id, status.state)
-    if not status.allowed:
-        return {"path": "fallback", **circuit, "service_status": None, "latency_ms": None, "fallback": fallback}
-    result = get(settings.url, settings.timeout_s, caller="business")
-    latency_ms = round(result.latency_ms, 1)
-    live = {"path": "live", **circuit, "service_status": result.status, "latency_ms": latency_ms}
-    if result.error is None:
-        return {**live, "reported": breaker.report_success(settings.circuit_id, latency_ms), "body": _decode(result.body)}
-    reported = breaker.report_failure(settings.circuit_id, latency_ms, result.error)
-    return {**live, "reported": reported, "error": result.error, "fallback": fallback}
 
 
 _breaker: Any = None

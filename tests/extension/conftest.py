@@ -24,7 +24,7 @@ from breaker.machine import CircuitRecord  # noqa: E402
 from breaker.store import CircuitStore  # noqa: E402
 from circuit_breaker_client import CircuitBreakerClient  # noqa: E402
 from extension_harness import TOKEN, ExtensionProcess, ExtensionsApiStub, TcpProxy, call, free_port  # noqa: E402
-from local.dynamodb import LocalDynamoDB, create_circuit_table  # noqa: E402
+from local_aws.dynamodb import LocalDynamoDB, create_circuit_table  # noqa: E402
 
 
 @pytest.fixture(scope="session")

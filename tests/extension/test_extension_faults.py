@@ -147,24 +147,66 @@ def test_oversized_chunked_and_garbled_requests_are_refused(launch) -> None:
     extension = launch({"payments": {}})
     status, answer = call(extension.port, "POST", "/circuits/payments/failure", b"x" * 5000)
     assert status == 413 and "4096" in answer["error"]
-    status, answer = _raw(extension.port, b"POST /circuits/payments/failure HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    status, answer, _ = _raw_until_closed(extension.port, b"POST /circuits/payments/failure HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
     assert status == 400 and "chunked" in answer["error"]
-    status, answer = _raw(extension.port, b"GET /health HTTP/1.1 extra\r\n\r\n")
+    status, answer, _ = _raw_until_closed(extension.port, b"GET /health HTTP/1.1 extra\r\n\r\n")
     assert status == 400 and "Bad request" in answer["error"]
-    status, answer = _raw(extension.port, b"BREW /health HTTP/1.1\r\n\r\n")
+    status, answer, _ = _raw_until_closed(extension.port, b"BREW /health HTTP/1.1\r\n\r\n")
     assert status == 501 and "BREW" in answer["error"]
-    status, answer = _raw(extension.port, b"GET /health HTTP/1.1\r\nContent-Length: -5\r\n\r\n")
+    status, answer, _ = _raw_until_closed(extension.port, b"GET /health HTTP/1.1\r\nContent-Length: -5\r\n\r\n")
     assert status == 400 and "Content-Length" in answer["error"]
     assert extension.get("payments")[0] == 200
 
 
-def _raw(port: int, request: bytes) -> tuple[int, dict]:
-    """Send bytes as they are (http.client would fix them up) and read one JSON answer."""
+SMUGGLED = b"POST /circuits/payments/failure HTTP/1.1\r\nX-Circuit-Breaker-Token: " + TOKEN.encode() + b"\r\nContent-Length: 0\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "bad_line",
+    [
+        b"no colon here",
+        b"Bad Name: x",  # a space in the name
+        b": no name",
+        b" folded continuation",  # obsolete line folding (RFC 9112 5.2)
+        b"From someone",  # what an e-mail parser would take for an envelope line
+        b"Content-Length: 3",  # a second Content-Length that disagrees with the first
+    ],
+)
+def test_a_malformed_header_line_answers_400_and_closes_the_connection(launch, bad_line: bytes) -> None:
+    """A bad header line never hides the headers after it: otherwise a Content-Length after it is
+    lost and the body is served as a second request on the connection (request smuggling)."""
+    extension = launch({"payments": LONG_OPEN})
+    request = (
+        b"GET /circuits/payments HTTP/1.1\r\nHost: x\r\nX-Circuit-Breaker-Token: " + TOKEN.encode() + b"\r\n"
+        + bad_line + b"\r\nContent-Length: " + str(len(SMUGGLED)).encode() + b"\r\n\r\n" + SMUGGLED
+    )
+    status, answer, rest = _raw_until_closed(extension.port, request)
+    assert status == 400 and answer["error"]
+    assert rest == b""  # one answer, then the connection was closed
+    assert extension.get("payments")[1]["allowed"] is True  # the smuggled failure was never applied
+
+
+def test_an_unsupported_http_version_answers_505(launch) -> None:
+    extension = launch({"payments": {}})
+    status, answer, rest = _raw_until_closed(extension.port, b"GET /health HTTP/2.0\r\n\r\n")
+    assert status == 505 and answer["error"] and rest == b""
+    assert extension.get("payments")[0] == 200
+
+
+def _raw_until_closed(port: int, request: bytes) -> tuple[int, dict, bytes]:
+    """Send bytes as they are, read until the server closes: (status, JSON body, bytes after it).
+
+    A server that keeps the connection open makes this raise (socket timeout), which fails the test.
+    """
+    received = b""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(request)
-        response = http.client.HTTPResponse(sock)
-        response.begin()
-        return response.status, json.loads(response.read())
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")))
+    return status, json.loads(body[:length]), body[length:]
 
 
 def test_client_falls_back_to_the_unknown_state_when_the_extension_is_down(monkeypatch) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from local.emulator import ExecutionEnvironment
+from local_aws.emulator import ExecutionEnvironment
 
 # A function with one handler per behaviour the tests need.
 APP = '''

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from local.emulator import (
+from local_aws.emulator import (
     EnvironmentClosedError,
     ExecutionEnvironment,
     InitError,

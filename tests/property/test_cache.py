@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 from breaker.cache import TtlCache
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 KEYS = ("a", "b")
 TTL_S = 5.0
@@ -36,6 +36,7 @@ class ScriptedLoader:
         self.clock = clock
         self.failing = False
         self.attempts: list[tuple[float, bool]] = []  # (time, succeeded)
+        self.invalidated_after: list[int] = []  # see run()
 
     def __call__(self) -> dict[str, float]:
         self.attempts.append((self.clock.now, not self.failing))
@@ -52,20 +53,30 @@ def make_cache(clock: FakeClock, loader: ScriptedLoader) -> TtlCache[float]:
     return TtlCache(loader, ttl_s=TTL_S, clock=clock, default=default, retry_after_s=RETRY_S)
 
 
-def steps(refresh_ahead: bool = True) -> st.SearchStrategy:
+def steps(refresh_ahead: bool = True, invalidate: bool = False, clock_steps_back: bool = False) -> st.SearchStrategy:
     """Random operation sequences. Clock steps are mostly whole seconds, so that reads land
-    exactly on the TTL and back-off boundaries, where off-by-one mistakes live."""
+    exactly on the TTL and back-off boundaries, where off-by-one mistakes live. With
+    ``clock_steps_back`` the clock may also step back a little, as a wall clock does."""
+    advance = st.one_of(st.integers(0, 7).map(float), st.floats(0, 12, allow_nan=False))
+    if clock_steps_back:
+        advance = st.one_of(advance, st.sampled_from([-0.5, -1.0, -2.0]))
     operations = [
         st.tuples(st.just("read"), st.sampled_from(KEYS)),
-        st.tuples(st.just("advance"), st.one_of(st.integers(0, 7).map(float), st.floats(0, 12, allow_nan=False))),
+        st.tuples(st.just("advance"), advance),
         st.tuples(st.just("fail"), st.booleans()),
     ]
     if refresh_ahead:
         operations.append(st.tuples(st.just("refresh_ahead"), st.integers(0, 4).map(float)))
+    if invalidate:
+        operations.append(st.tuples(st.just("invalidate"), st.none()))
     return st.lists(st.one_of(operations), max_size=60)
 
 
-def run(operations, check) -> None:
+def run(operations, check) -> ScriptedLoader:
+    """Apply ``operations`` to a fresh cache, calling ``check(clock, loader, entry)`` on each read.
+
+    ``loader.attempts`` records the loads; ``loader.invalidated_after`` holds, for each
+    invalidation that took effect, how many load attempts had been made by then."""
     clock = FakeClock()
     loader = ScriptedLoader(clock)
     cache = make_cache(clock, loader)
@@ -76,6 +87,9 @@ def run(operations, check) -> None:
             clock.now += arg
         elif kind == "refresh_ahead":
             cache.refresh_if_due(ahead_s=arg)
+        elif kind == "invalidate":
+            if cache.invalidate():
+                loader.invalidated_after.append(len(loader.attempts))
         else:
             loader.failing = arg
     return loader
@@ -103,7 +117,12 @@ def test_at_most_one_load_per_ttl_window(operations) -> None:
     retry back-off after a failure."""
     loader = run(operations, lambda *_: None)
     for (earlier, succeeded), (later, _) in zip(loader.attempts, loader.attempts[1:]):
-        assert later - earlier >= (TTL_S if succeeded else RETRY_S)
+        # Each bound computed as the cache computes it (age against the TTL, a retry time for the
+        # back-off), so that float rounding cannot fail an exact boundary.
+        if succeeded:
+            assert later - earlier >= TTL_S
+        else:
+            assert later >= earlier + RETRY_S
 
 
 @cheap
@@ -119,6 +138,56 @@ def test_failed_loads_keep_serving_the_last_values_as_stale(operations) -> None:
         else:
             assert entry.value == successes[-1]
             assert entry.stale == (clock.now - successes[-1] >= TTL_S)
+
+    run(operations, check)
+
+
+def _served_fresh_with_the_table_up(clock, loader, entry) -> None:
+    """With the table up, a read is served fresh unless the last load attempt failed less than
+    the back-off ago: then, and only then, the cache may not load yet."""
+    if loader.failing:
+        return
+    last = loader.attempts[-1] if loader.attempts else None
+    backing_off = last is not None and not last[1] and clock.now < last[0] + RETRY_S
+    if not backing_off:
+        assert not entry.stale, (clock.now, loader.attempts)
+
+
+@cheap
+@given(steps())
+def test_with_the_table_up_a_read_at_or_past_the_ttl_reloads_and_is_fresh(operations) -> None:
+    """A value is fresh while its age is under the TTL; a read at age == TTL or later (the table
+    up, no back-off running) loads first. So with the table up no read is ever served stale,
+    except during the back-off after a failed load."""
+    run(operations, _served_fresh_with_the_table_up)
+
+
+@cheap
+@given(steps(invalidate=True, clock_steps_back=True))
+@example(  # the one arrangement that shows a leftover back-off: a success, the clock back, an invalidation
+    [("fail", True), ("read", "a"), ("fail", False), ("advance", RETRY_S), ("read", "a"),
+     ("advance", -0.5), ("invalidate", None), ("read", "a")]
+)
+def test_a_successful_load_clears_the_error_back_off(operations) -> None:
+    """After a load succeeds nothing of an earlier failure's back-off remains: only the TTL and
+    invalidations decide when the next load happens. With the table up a read is served fresh
+    unless the very last load attempt failed less than the back-off ago. (A success always comes
+    after the back-off's end, so a leftover back-off shows only when the clock then steps back,
+    as an injected wall clock can: the clock here may.)"""
+    run(operations, _served_fresh_with_the_table_up)
+
+
+@cheap
+@given(steps(invalidate=True))
+def test_an_invalidated_value_whose_reload_failed_is_served_stale(operations) -> None:
+    """Once invalidated, a value is never served fresh again until a load attempted after the
+    invalidation succeeds: a failed reload leaves the old value served, flagged stale."""
+
+    def check(clock, loader, entry) -> None:
+        if entry.stale or not loader.invalidated_after:
+            return
+        since = loader.attempts[loader.invalidated_after[-1]:]
+        assert any(ok for _, ok in since), (loader.attempts, loader.invalidated_after)
 
     run(operations, check)
 

@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import boto3
 import pytest
 
-from local.dynamodb import LocalDynamoDB, create_circuit_table
+from local_aws.dynamodb import LocalDynamoDB, create_circuit_table
+
+# The layer's python/ folder, which Lambda puts on a function's sys.path (/opt/python): the
+# business function imports the client from there.
+LAYER_PYTHON = Path(__file__).resolve().parents[2] / "runtime" / "extension" / "python"
+if str(LAYER_PYTHON) not in sys.path:
+    sys.path.insert(0, str(LAYER_PYTHON))
 
 
 @pytest.fixture(scope="session")

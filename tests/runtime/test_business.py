@@ -1,17 +1,18 @@
 """The business function's decisions, against a real HTTP service on loopback.
 
-The circuit-breaker client is replaced by a stand-in with the client's API, injected through
-the module-level factory; the real client talking to the real extension process is covered by
-the extension's end-to-end tests.
+The circuit-breaker client is the layer's, with ``check`` and the reports stood in for, injected
+through the module-level factory; the real client talking to the real extension process is
+covered by the extension's end-to-end tests.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 import pytest
+from circuit_breaker_client import CircuitBreakerClient
 
 from services import business
 
@@ -26,22 +27,24 @@ class CircuitStatus:
     reachable: bool = True
 
 
-@dataclass
-class StandIn:
-    """The client's API: ``check`` answers a fixed status; reports are recorded."""
+class StandIn(CircuitBreakerClient):
+    """The real client with ``check`` answering a fixed status and the reports recorded (latency
+    rounded as the function's answer shows it); ``guard`` is the client's own."""
 
-    status: CircuitStatus
-    reports: list[tuple[Any, ...]] = field(default_factory=list)
+    def __init__(self, status: CircuitStatus) -> None:
+        super().__init__(port=0, token="unused")
+        self.status = status
+        self.reports: list[tuple[Any, ...]] = []
 
-    def check(self, circuit_id: str) -> CircuitStatus:
+    def check(self, circuit_id: str) -> CircuitStatus:  # type: ignore[override]
         return self.status
 
-    def report_success(self, circuit_id: str, latency_ms: float) -> bool:
-        self.reports.append(("success", circuit_id, latency_ms))
+    def report_success(self, circuit_id: str, latency_ms: float = 0.0) -> bool:
+        self.reports.append(("success", circuit_id, round(latency_ms, 1)))
         return self.status.reachable
 
-    def report_failure(self, circuit_id: str, latency_ms: float, error: str) -> bool:
-        self.reports.append(("failure", circuit_id, latency_ms, error))
+    def report_failure(self, circuit_id: str, latency_ms: float = 0.0, error: Optional[str] = None) -> bool:
+        self.reports.append(("failure", circuit_id, round(latency_ms, 1), error))
         return self.status.reachable
 
 

@@ -18,6 +18,7 @@ import json
 import math
 import threading
 import traceback
+from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
@@ -34,6 +35,9 @@ MAX_BODY_BYTES = 4096
 IDLE_TIMEOUT_S = 60.0  # an idle keep-alive connection is closed after this; the client reconnects
 COLLECTIONS = ("circuits", "circuit")  # "circuit" is the circuitbreaker-lambda layer's spelling
 REPORT_FIELDS = {"latency_ms", "error"}
+# RFC 9110 5.1: a field name is a token; a value is visible characters, spaces, tabs and obs-text.
+NAME_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+BAD_VALUE_CHARS = frozenset(chr(code) for code in (*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F))
 
 
 class HttpError(Exception):
@@ -84,6 +88,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self.request_version = self.protocol_version
         self._send(HTTPStatus(code), {"error": message or HTTPStatus(code).phrase})
+
+    def parse_request(self) -> bool:
+        """``http.server``'s parsing, then every header line checked: a bad one is a 400 and the
+        connection closes.
+
+        ``http.server`` hands the header block to an e-mail parser, which stops at a line it
+        cannot read and keeps the rest as a message body: the headers after that line (a
+        Content-Length among them) would be lost and the request body served as a second
+        request on the connection. So nothing the parser flagged or set aside is let through.
+        """
+        if not super().parse_request():
+            return False
+        problem = _header_problem(self.headers)
+        if problem is None:
+            return True
+        self.send_error(HTTPStatus.BAD_REQUEST, problem)
+        return False
 
     def log_message(self, format: str, *args: object) -> None:
         """No line per request: the function's traffic is not the extension's news."""
@@ -179,6 +200,23 @@ class _Handler(BaseHTTPRequestHandler):
         result = service.report(circuit_id, ok, latency_ms, error)
         status = HTTPStatus.ACCEPTED if result.pending else HTTPStatus.OK
         return status, result.to_json()
+
+
+def _header_problem(headers: Message) -> str | None:
+    """Why a parsed header block is not a valid HTTP/1.1 one, or None (RFC 9112 section 5)."""
+    if headers.defects or headers.get_unixfrom() is not None:
+        return "malformed header line"
+    leftover = headers.get_payload()
+    if leftover:
+        return f"malformed header line {str(leftover).splitlines()[0][:60]!r}"
+    for name, value in headers.raw_items():
+        if not name or not NAME_CHARS.issuperset(name):
+            return f"malformed header name {name[:60]!r}"
+        if not BAD_VALUE_CHARS.isdisjoint(value):
+            return f"malformed value of header {name[:60]!r} (control character or folded line)"
+    if len(headers.get_all("Content-Length", ())) > 1:
+        return "more than one Content-Length header"
+    return None
 
 
 def _parse_report(body: bytes) -> tuple[float, str | None]:

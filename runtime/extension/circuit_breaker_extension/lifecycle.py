@@ -11,6 +11,10 @@
 4. Loop on ``event/next``: INVOKE refreshes the cache ahead of expiry and retries queued
    reports; SHUTDOWN flushes queued reports within the event's deadline and exits 0. Anything
    unexpected from here on is reported with ``exit/error``.
+
+The process ends with ``os._exit`` once the log is flushed (``run``): the interpreter's own
+teardown (module and thread finalisation, boto3's included) takes 100-200 ms, longer than the
+margin left before SHUTDOWN's deadline, at which Lambda kills the process.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from .logs import log
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing before registering
 if TYPE_CHECKING:
+    from typing import NoReturn
+
     from .service import CircuitService
 
 EXTENSION_NAME = "circuit-breaker"
@@ -43,6 +49,11 @@ class InitFailure(Exception):
         super().__init__(message)
         self.error_type = error_type
         self.message = message
+
+
+def run(environ: Mapping[str, str] = os.environ) -> NoReturn:
+    """``main``, then end the process at once, with its exit code (what ``__main__`` runs)."""
+    _end_process(main(environ))
 
 
 def main(environ: Mapping[str, str] = os.environ) -> int:
@@ -152,6 +163,18 @@ def _shut_down(service: CircuitService, event: Mapping[str, object]) -> None:
         flusher.start()
         flusher.join(budget_s)
     log("shutdown", reason=event.get("shutdownReason"), pending_before=pending, pending_left=service.pending_count())
+
+
+def _end_process(code: int) -> NoReturn:
+    """Flush what was logged and exit without the interpreter's teardown: nothing is left to
+    finalise (queued reports are written or given up on, the log is out), and the teardown
+    alone would outlast SHUTDOWN's deadline."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed or broken pipe: nothing more can be said anyway
+    os._exit(code)
 
 
 def _fail(report: Callable[[str, str], None], error_type: str, message: str) -> int:

@@ -1,4 +1,4 @@
-"""The local stack: AWS stand-ins that let the fleet run on one machine without an account.
+"""AWS stand-ins that let the fleet run on one machine without an account (never shipped to Lambda).
 
 ``dynamodb`` serves DynamoDB on loopback; ``emulator`` runs a Lambda execution environment
 (Runtime API and Extensions API on loopback, served by ``lambda_api`` and ``lambda_api_http``)
