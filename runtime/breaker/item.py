@@ -49,6 +49,10 @@ def tally_attributes(tallies: Iterable[Tally]) -> dict[str, int]:
     return named
 
 
+class UnreadableItem(ValueError):
+    """An item this code cannot read (written by a newer schema): nothing retried will change that."""
+
+
 def to_item(record: CircuitRecord) -> Item:
     """The record as a DynamoDB item; attributes that are None are left out."""
     plain: dict[str, Any] = {name: getattr(record, name) for name in _SCALARS}
@@ -64,7 +68,7 @@ def from_item(item: Item) -> CircuitRecord:
     raw = {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
     schema = raw.get("schema_version", 1)
     if schema > SCHEMA_VERSION:
-        raise ValueError(f"circuit {raw.get('id')!r} has schema_version {schema}, this code reads up to {SCHEMA_VERSION}")
+        raise UnreadableItem(f"circuit {raw.get('id')!r} has schema_version {schema}, this code reads up to {SCHEMA_VERSION}")
     plain = {name: raw[name] for name in _SCALARS if name in raw}
     plain["state"] = State(raw.get("state", State.CLOSED.value))
     plain["schema_version"] = SCHEMA_VERSION  # as read: the next write stores the new form

@@ -440,11 +440,12 @@ def release(record: CircuitRecord, now_ms: int) -> CircuitRecord:
 def created(record: CircuitRecord, now_ms: int) -> CircuitRecord:
     """The first stored form of a circuit that has no item yet (counters need one to add to).
 
-    The store gives it its incarnation as it writes it.
+    The store gives it its incarnation as it writes it. Creating is not a transition: failures
+    observed before the item existed still count (``transitioned_at`` stays 0).
     """
     if record.version != 0:
         return record
-    return _changed(record, now_ms, state=State.CLOSED, transitioned_at=now_ms)
+    return _changed(record, now_ms, state=State.CLOSED, transitioned_at=0)
 
 
 # -- transitions --------------------------------------------------------------------------------

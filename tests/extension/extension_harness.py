@@ -30,6 +30,15 @@ EXTENSION_PATH = "/2020-01-01/extension"
 TOKEN = "session-token-under-test"
 
 
+def trips_after(failures: int, **more: Any) -> dict[str, Any]:
+    """Breaker settings that open a circuit on an environment's ``failures``-th failure in a row.
+
+    An environment's first failure has no previous call to be judged by; each later one is a
+    judged repeat, so the rule holds once ``failures - 1`` repeats are counted (at least 2).
+    """
+    return {"minimum_failures": failures - 1, "failure_rate_threshold": 1.0, **more}
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

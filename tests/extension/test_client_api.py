@@ -8,8 +8,8 @@ import pytest
 from circuit_breaker_client import CircuitBreakerClient, CircuitOpenError
 from extension_harness import TOKEN, free_port
 
-TRIP_AT_ONE = {"failure_threshold": 1, "open_duration_s": 60}
-TRIP_AT_TWO = {"failure_threshold": 2, "open_duration_s": 60}
+# Opens on two failures in a row after a success: 2 judged failures, 1 of them a repeat (50 %).
+TWO_IN_A_ROW = {"minimum_failures": 2, "failure_rate_threshold": 0.5, "open_duration_s": 60}
 
 
 def _http_error(status: int) -> urllib.error.HTTPError:
@@ -17,7 +17,7 @@ def _http_error(status: int) -> urllib.error.HTTPError:
 
 
 def test_guard_reports_how_the_block_ends_and_raises_circuit_open_error_once_tripped(launch, stored) -> None:
-    client = launch({"payments": TRIP_AT_TWO}).client()
+    client = launch({"payments": TWO_IN_A_ROW}).client()
     with client.guard("payments") as call:
         assert call.circuit.state == "CLOSED" and call.circuit.allowed
     assert (call.failed, call.reported) == (False, True) and call.latency_ms >= 0
@@ -38,31 +38,34 @@ def test_guard_reports_how_the_block_ends_and_raises_circuit_open_error_once_tri
 
 
 def test_an_http_status_marked_on_the_call_counts_5xx_as_failures_and_4xx_not(launch) -> None:
-    client = launch({"payments": TRIP_AT_ONE}).client()
+    client = launch({"payments": TWO_IN_A_ROW}).client()
     for status in (200, 404, 429, 404):
         with client.guard("payments") as call:
             call.status = status
         assert call.failed is False
-    with client.guard("payments") as call:
-        call.status = 503
-    assert (call.failed, call.error) == (True, "HTTP 503")
+    for _ in range(2):
+        with client.guard("payments") as call:
+            call.status = 503
+        assert (call.failed, call.error) == (True, "HTTP 503")
     assert client.check("payments").state == "OPEN"
 
 
 def test_a_raised_http_error_is_judged_by_its_status(launch) -> None:
-    client = launch({"payments": TRIP_AT_ONE}).client()
+    client = launch({"payments": TWO_IN_A_ROW}).client()
     with pytest.raises(urllib.error.HTTPError):
         with client.guard("payments") as call:
             raise _http_error(404)
     assert call.failed is False and client.check("payments").allowed
-    with pytest.raises(TimeoutError):
-        with client.guard("payments") as call:
-            raise TimeoutError("timed out")
-    assert call.failed is True and client.check("payments").state == "OPEN"
+    for _ in range(2):
+        with pytest.raises(TimeoutError):
+            with client.guard("payments") as call:
+                raise TimeoutError("timed out")
+        assert call.failed is True
+    assert client.check("payments").state == "OPEN"
 
 
 def test_which_errors_are_failures_is_configurable(launch) -> None:
-    extension = launch({"payments": TRIP_AT_ONE})
+    extension = launch({"payments": TWO_IN_A_ROW})
     client = extension.client(failure_exceptions=(TimeoutError, ConnectionError), failure_statuses=(range(400, 600),))
     with pytest.raises(ValueError):
         with client.guard("payments") as call:
@@ -71,13 +74,15 @@ def test_which_errors_are_failures_is_configurable(launch) -> None:
     with client.guard("payments", failure_statuses=(range(500, 600),)) as call:  # per call
         call.status = 404
     assert call.failed is False and client.check("payments").allowed
-    with client.guard("payments") as call:
-        call.status = 404  # the client's own setting: 4xx are failures
-    assert call.failed is True and client.check("payments").state == "OPEN"
+    for _ in range(2):
+        with client.guard("payments") as call:
+            call.status = 404  # the client's own setting: 4xx are failures
+        assert call.failed is True
+    assert client.check("payments").state == "OPEN"
 
 
 def test_the_decorator_answers_the_fallback_on_failure_and_while_open(launch) -> None:
-    client = launch({"payments": TRIP_AT_ONE}).client()
+    client = launch({"payments": TWO_IN_A_ROW}).client()
     calls = []
 
     @client.protect("payments", fallback=lambda order: f"fallback for {order}")
@@ -89,8 +94,9 @@ def test_the_decorator_answers_the_fallback_on_failure_and_while_open(launch) ->
 
     assert pay("a") == "paid a"
     assert pay("bad") == "fallback for bad"  # the failure is reported, then the fallback answers
+    assert pay("bad") == "fallback for bad"  # the second in a row opens the circuit
     assert pay("b") == "fallback for b"  # OPEN: the function is not called
-    assert calls == ["a", "bad"]
+    assert calls == ["a", "bad", "bad"]
 
     @client.protect("payments")
     def unguarded() -> str:
@@ -101,7 +107,7 @@ def test_the_decorator_answers_the_fallback_on_failure_and_while_open(launch) ->
 
 
 def test_the_decorator_judges_a_returned_http_status(launch) -> None:
-    client = launch({"payments": TRIP_AT_ONE}).client()
+    client = launch({"payments": TWO_IN_A_ROW}).client()
 
     class Response:
         def __init__(self, status: int) -> None:
@@ -112,6 +118,7 @@ def test_the_decorator_judges_a_returned_http_status(launch) -> None:
         return Response(status)
 
     assert fetch(404).status == 404 and client.check("payments").allowed
+    assert fetch(502) == "fallback"
     assert fetch(502) == "fallback"
     assert client.check("payments").state == "OPEN"
 

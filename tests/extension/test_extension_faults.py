@@ -11,13 +11,16 @@ from threading import Thread
 
 import pytest
 from circuit_breaker_client import CircuitBreakerClient
-from extension_harness import TOKEN, call, free_port, wait_for
+from breaker.machine import BreakerSettings, window_counts
+from circuit_breaker_extension.service import FLUSH_INTERVAL_S
+from extension_harness import TOKEN, call, free_port, trips_after, wait_for
 
-LONG_OPEN = {"failure_threshold": 1, "open_duration_s": 60}
+LONG_OPEN = trips_after(2, open_duration_s=60)
 
 
 def test_dynamodb_unreachable_serves_the_last_known_state_as_stale(launch, proxy) -> None:
     extension = launch({"payments": LONG_OPEN, "search": {}}, env={"CIRCUIT_BREAKER_CACHE_TTL_S": "0.2"}, endpoint=proxy.endpoint_url)
+    extension.report("payments", "failure")
     assert extension.report("payments", "failure")[1]["state"] == "OPEN"
     proxy.cut()
     time.sleep(0.25)  # past the TTL
@@ -43,44 +46,57 @@ def test_never_loaded_answers_the_unknown_state_default(launch, proxy, unknown, 
     assert extension.get("payments")[0] == 200  # and keeps serving
 
 
-def test_a_report_that_cannot_be_written_is_queued_and_written_on_the_next_invoke(launch, proxy, stored) -> None:
-    extension = launch({"payments": {"failure_threshold": 5}}, endpoint=proxy.endpoint_url)
-    proxy.cut()
-    status, answer = extension.report("payments", "failure", {"error": "HTTP 503"})
-    assert (status, answer["pending"]) == (202, True)
-    assert extension.client().report_failure("payments", 5.0, "timeout") is True  # queued counts as taken
-    assert call(extension.port, "GET", "/health")[1]["pending"] == 2
+def counts(stored) -> tuple[int, int]:
+    record = stored("payments")
+    return window_counts(record, BreakerSettings(), record.updated_at)
 
+
+def test_failures_the_table_cannot_take_wait_and_go_out_in_one_write_on_a_later_invoke(launch, proxy, stored, dynamodb) -> None:
+    """Issue 12: queued reports of one circuit are observations on one record, so they are
+    applied together: 20 failures queued while DynamoDB was away cost one UpdateItem."""
+    extension = launch({"payments": {}}, endpoint=proxy.endpoint_url)
+    assert extension.report("payments", "success")[0] == 200  # so every failure below is judged
+    proxy.cut()
+    answers = [extension.report("payments", "failure", {"error": "HTTP 503"}) for _ in range(20)]
+    assert all(status == 202 and answer["pending"] is True for status, answer in answers)
+    assert call(extension.port, "GET", "/health")[1]["pending"] == 20
+
+    time.sleep(FLUSH_INTERVAL_S)
     extension.stub.invoke()  # still cut: nothing lost, nothing written
-    assert call(extension.port, "GET", "/health")[1]["pending"] == 2
+    assert call(extension.port, "GET", "/health")[1]["pending"] == 20
     proxy.restore()
+    time.sleep(FLUSH_INTERVAL_S)
+    updates = dynamodb.operations["UpdateItem"]
     extension.stub.invoke()
 
-    record = stored("payments")
-    assert (record.consecutive_failures, record.last_error) == (2, "timeout")
-    assert call(extension.port, "GET", "/health")[1]["pending"] == 0
-    assert len(extension.process.wait_logs("pending_written", count=2)) == 2
+    assert dynamodb.operations["UpdateItem"] - updates == 2  # the record created, then one ADD of all 20
+    assert counts(stored) == (20, 19)  # the first followed a success; 19 repeats
+    health = call(extension.port, "GET", "/health")[1]
+    assert (health["pending"], health["flushes"]["written"]) == (0, 20)
 
 
 def test_shutdown_flushes_queued_reports_within_the_deadline(launch, proxy, stored) -> None:
-    extension = launch({"payments": {"failure_threshold": 5}}, endpoint=proxy.endpoint_url)
+    extension = launch({"payments": {}}, endpoint=proxy.endpoint_url)
+    extension.report("payments", "success")
     proxy.cut()
     assert extension.report("payments", "failure", {"error": "HTTP 503"})[0] == 202
     proxy.restore()
 
     assert extension.shut_down(budget_ms=2000) == 0
-    assert stored("payments").consecutive_failures == 1
-    assert extension.process.logs("shutdown")[0]["pending_left"] == 0
+    assert counts(stored) == (1, 0)
+    shutdown = extension.process.logs("shutdown")[0]
+    assert (shutdown["pending_before"], shutdown["written"], shutdown["in_flight"], shutdown["pending_left"]) == (1, 1, 0, 0)
 
 
 def test_shutdown_with_dynamodb_still_away_exits_on_time(launch, proxy) -> None:
     extension = launch({"payments": {}}, endpoint=proxy.endpoint_url)
+    extension.report("payments", "success")
     proxy.cut()
     assert extension.report("payments", "failure")[0] == 202
-    started = time.monotonic()
     assert extension.shut_down(budget_ms=300) == 0
-    assert time.monotonic() - started < 1.0
-    assert extension.process.logs("shutdown")[0]["pending_left"] == 1
+    shutdown = extension.process.logs("shutdown")[0]
+    assert shutdown["pending_before"] == 1 and shutdown["written"] == 0
+    assert shutdown["in_flight"] + shutdown["pending_left"] == 1  # the try may still hang at the deadline
 
 
 @pytest.mark.parametrize("token", [None, "wrong", TOKEN + "x", ""])
@@ -96,7 +112,7 @@ def test_a_missing_or_wrong_token_is_refused(launch, token) -> None:
 
 def test_opting_out_of_the_token_serves_the_legacy_paths(launch, stored) -> None:
     extension = launch(
-        {"payments": {"failure_threshold": 2}},
+        {"payments": {"minimum_failures": 2, "failure_rate_threshold": 0.5}},
         env={"CIRCUIT_BREAKER_REQUIRE_TOKEN": "false", "AWS_SESSION_TOKEN": None},
     )
     status, answer = call(extension.port, "GET", "/circuit/payments", token=None)
@@ -106,7 +122,8 @@ def test_opting_out_of_the_token_serves_the_legacy_paths(launch, stored) -> None
     assert call(extension.port, "POST", "/circuit/payments/failure", token=None)[0] == 200
     assert call(extension.port, "POST", "/circuit/payments/failure", token=None)[1]["state"] == "OPEN"
     assert call(extension.port, "GET", "/circuit/payments", token="anything")[1]["allowed"] is False
-    assert stored("payments").version == 4  # failure, success (reset), failure, failure (trip)
+    # failure (first: unjudged), success, failure (judged), failure (a repeat: 1 of 2, the rule holds)
+    assert stored("payments").version == 2  # created with the first count, then the trip
 
 
 def test_bad_requests_get_json_errors_and_the_server_keeps_serving(launch) -> None:

@@ -54,11 +54,12 @@ def test_bad_settings_json_is_an_init_error(launch) -> None:
 def test_invalid_settings_name_the_circuit_and_the_setting(launch) -> None:
     _fails_init(
         launch,
-        {"payments": {"failure_threshold": 0}, "ok": {}},
+        {"payments": {"minimum_failures": 0, "open_duration_s": float("inf")}, "ok": {}},
         {"CIRCUIT_BREAKER_UNKNOWN_STATE": "MAYBE"},
         "Extension.ConfigInvalid",
         "'payments'",
-        "failure_threshold",
+        "minimum_failures",
+        "open_duration_s: must be a finite number",
         "CIRCUIT_BREAKER_UNKNOWN_STATE",
     )
 

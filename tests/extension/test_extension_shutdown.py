@@ -38,7 +38,7 @@ def environment(tmp_path: Path, layer_dir: Path, dynamodb, table: str, proxy) ->
             **dynamodb.environment(),
             "AWS_ENDPOINT_URL_DYNAMODB": proxy.endpoint_url,
             "CIRCUIT_BREAKER_TABLE": table,
-            "CIRCUIT_BREAKER_CIRCUITS": json.dumps({"payments": {"failure_threshold": 1000}}),
+            "CIRCUIT_BREAKER_CIRCUITS": json.dumps({"payments": {}}),
             "CIRCUIT_BREAKER_PORT": str(port),
             "CIRCUIT_BREAKER_PYTHON": sys.executable,
         },
@@ -66,6 +66,8 @@ def test_with_80_queued_reports_the_extension_is_gone_before_the_shutdown_deadli
     uses the budget up to its margin, and the process has still ended (exit 0) when the deadline
     passes, where the environment kills what is left (-9)."""
     assert environment.invoke({}).status == "success"
+    # A success first, so that every failure below is judged (and has to be written).
+    assert call(environment.port, "POST", "/circuits/payments/success", {}, token=environment.session_token)[0] == 200
     proxy.cut()
     for _ in range(QUEUED):
         status, answer = call(environment.port, "POST", "/circuits/payments/failure", {"error": "HTTP 503"}, token=environment.session_token)
@@ -77,3 +79,6 @@ def test_with_80_queued_reports_the_extension_is_gone_before_the_shutdown_deadli
     assert _extension(environment).returncode == 0, f"killed at the deadline ({_extension(environment).returncode})"
     shutdown = _logs(environment, "shutdown")
     assert len(shutdown) == 1 and shutdown[0]["pending_before"] == QUEUED
+    fates = shutdown[0]["written"] + shutdown[0]["dropped"] + shutdown[0]["in_flight"] + shutdown[0]["pending_left"]
+    assert fates == QUEUED, shutdown[0]  # the log accounts for every report, exactly once
+    assert shutdown[0]["written"] == QUEUED  # one write for all 80, well inside the budget

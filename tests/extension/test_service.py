@@ -1,9 +1,11 @@
-"""The extension's circuit service on its own (no process, no table): what it does when the table misbehaves."""
+"""The extension's circuit service on its own (no process): what it does when the table misbehaves."""
 
 from __future__ import annotations
 
+import json
+
 from breaker.machine import BreakerSettings, CircuitRecord, State
-from breaker.store import Applied, StoreStats
+from breaker.store import StoreStats
 from circuit_breaker_extension.service import TRIAL_RETRY_AFTER_S, CircuitService
 
 
@@ -46,43 +48,44 @@ def test_a_failed_trial_write_pauses_trials_instead_of_holding_every_lookup() ->
     assert table.writes_tried == 2
 
 
-class SwitchableTable(HangingTable):
-    """Times out until ``readable`` is set; then a circuit listed in ``unreadable`` holds a record
-    this code cannot decode (a newer schema), and the others take writes."""
+def test_a_write_refused_for_good_is_dropped_with_a_metric_and_the_rest_are_written(dynamodb, table, capsys) -> None:
+    """Issue 13: counts DynamoDB refuses for good (access denied, validation) are dropped with a
+    log line and a ReportsDropped metric; the counts behind them still go out."""
+    from botocore.exceptions import ClientError
 
-    def __init__(self) -> None:
-        super().__init__(CircuitRecord("good"))
-        self.readable = False
-        self.unreadable = {"bad"}
-        self.written: list[str] = []
+    from breaker.store import CircuitStore
+    from circuit_breaker_extension.sdk import Sdk
 
-    def batch_get(self, ids):
-        return {circuit_id: CircuitRecord(circuit_id) for circuit_id in ids}
+    client = dynamodb.client()
 
-    def apply(self, circuit_id, transition, current=None):
-        if not self.readable:
-            return super().apply(circuit_id, transition, current)
-        if circuit_id in self.unreadable:
-            raise ValueError(f"circuit {circuit_id!r} has schema_version 9")
-        self.written.append(circuit_id)
-        return Applied(transition(current or CircuitRecord(circuit_id)), written=True, attempts=1)
+    def deny_bad(params, **_) -> None:
+        if params.get("Key", {}).get("id", {}).get("S") == "bad":
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not yours"}}, "UpdateItem")
 
-
-def test_a_queued_report_on_an_unreadable_record_is_dropped_and_the_rest_are_written() -> None:
-    """A report that can never apply must not stop the queue (nor the extension) behind it."""
-    table = SwitchableTable()
+    client.meta.events.register("provide-client-params.dynamodb.UpdateItem", deny_bad)
+    now = [100.0]
     service = CircuitService(
         {"bad": BreakerSettings(), "good": BreakerSettings()},
-        table,
-        (TimeoutError,),
+        CircuitStore(client, table),
+        (ClientError,),
         cache_ttl_s=30,
         unknown_state=State.CLOSED,
-        clock=lambda: 100.0,
-        wall_ms=lambda: 2_000,
+        clock=lambda: now[0],
+        permanent=Sdk.permanent,
     )
-    assert service.report("bad", ok=False, latency_ms=5, error="boom").pending
-    assert service.report("good", ok=False, latency_ms=5, error="boom").pending
-    table.readable = True
-    service.retry_pending()
+    for circuit_id in ("bad", "good"):
+        service.report(circuit_id, ok=True, latency_ms=5, error=None)
+        service.report(circuit_id, ok=False, latency_ms=5, error="boom")  # judged: written at once
     assert service.pending_count() == 0
-    assert table.written == ["good"]
+    assert (service.flushes.written, service.flushes.dropped) == (1, 1)
+    dropped = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"reports_dropped"' in line]
+    assert len(dropped) == 1 and dropped[0]["circuit"] == "bad" and dropped[0]["ReportsDropped"] == 1
+    assert "AccessDeniedException" in dropped[0]["error"]
+
+
+def test_an_item_written_by_a_newer_schema_is_refused_for_good() -> None:
+    from breaker.item import UnreadableItem
+    from circuit_breaker_extension.sdk import Sdk
+
+    assert Sdk.permanent(UnreadableItem("circuit 'x' has schema_version 9"))
+    assert not Sdk.permanent(TimeoutError("read timeout"))

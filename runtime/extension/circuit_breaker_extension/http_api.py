@@ -198,7 +198,7 @@ class _Handler(BaseHTTPRequestHandler):
         service = self._service(circuit_id)
         latency_ms, error = _parse_report(body)
         result = service.report(circuit_id, ok, latency_ms, error)
-        status = HTTPStatus.ACCEPTED if result.pending else HTTPStatus.OK
+        status = HTTPStatus.ACCEPTED if result.queued else HTTPStatus.OK
         return status, result.to_json()
 
 

@@ -156,13 +156,27 @@ def _shut_down(service: CircuitService, event: Mapping[str, object]) -> None:
         budget_s = max(deadline_ms - time.time() * 1000 - SHUTDOWN_MARGIN_MS, 0) / 1000
     else:
         budget_s = SHUTDOWN_BUDGET_S
+    from dataclasses import replace  # off the registration path, like everything the service needs
+
     pending = service.pending_count()
+    before = replace(service.flushes)
     if pending:
         # In a thread: a DynamoDB call cannot be interrupted, but the process can exit on time.
         flusher = threading.Thread(target=service.retry_pending, args=(time.monotonic() + budget_s,), daemon=True)
         flusher.start()
         flusher.join(budget_s)
-    log("shutdown", reason=event.get("shutdownReason"), pending_before=pending, pending_left=service.pending_count())
+    after = replace(service.flushes)
+    # Exact: pending_before = written + dropped + in_flight + the rest still waiting. A write in
+    # flight at the deadline may or may not land; it is counted as neither written nor left.
+    log(
+        "shutdown",
+        reason=event.get("shutdownReason"),
+        pending_before=pending,
+        written=after.written - before.written,
+        dropped=after.dropped - before.dropped,
+        in_flight=after.in_flight,
+        pending_left=service.pending_count() - after.in_flight,
+    )
 
 
 def _end_process(code: int) -> NoReturn:

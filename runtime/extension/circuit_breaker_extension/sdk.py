@@ -47,7 +47,12 @@ class Sdk:
 
     @staticmethod
     def permanent(failure: BaseException) -> bool:
-        """Whether a store error is one that retrying cannot fix (see PERMANENT_ERRORS)."""
+        """Whether a store error is one that retrying cannot fix: an item this code cannot read,
+        or a refusal in PERMANENT_ERRORS."""
+        from breaker.item import UnreadableItem
+
+        if isinstance(failure, UnreadableItem):
+            return True
         response = getattr(failure, "response", None)
         return isinstance(response, dict) and response.get("Error", {}).get("Code") in PERMANENT_ERRORS
 
@@ -96,4 +101,7 @@ def connect(table: str) -> Sdk:
             retries={"mode": "standard", "total_max_attempts": TOTAL_MAX_ATTEMPTS},
         ),
     )
-    return Sdk(CircuitStore(client, table, max_attempts=WRITE_ATTEMPTS), (BotoCoreError, ClientError, ConflictError))
+    from breaker.item import UnreadableItem
+
+    unavailable = (BotoCoreError, ClientError, ConflictError, UnreadableItem)
+    return Sdk(CircuitStore(client, table, max_attempts=WRITE_ATTEMPTS), unavailable)

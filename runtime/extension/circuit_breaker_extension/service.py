@@ -138,16 +138,22 @@ class _Local:
     failures: list[Failure] = field(default_factory=list)  # judged failures not written yet
     pending_repeats: int = 0  # how many of those are repeats
     flushed_at: float = float("-inf")  # clock time of the last counting write
+    unwritten: bool = False  # the last counting write failed: the table is away, counts wait
     leases: deque[str] = field(default_factory=deque)  # trial tokens granted here, not yet reported
     trials_paused_until: float = float("-inf")
 
 
 @dataclass
 class FlushStats:
-    """Counted failures and trial outcomes, by fate: for the shutdown log and /health."""
+    """Counted failures and trial outcomes, by fate: for the shutdown log and /health.
+
+    Every judged failure and trial outcome is, at any moment, exactly one of: written,
+    dropped, in flight (sent, not answered yet) or waiting (``CircuitService.pending_count``).
+    """
 
     written: int = 0
     dropped: int = 0  # no longer counting (out of the window, before a transition, refused for good)
+    in_flight: int = 0
 
 
 class CircuitService:
@@ -240,10 +246,11 @@ class CircuitService:
         if token is not None:
             return self._report_trial(TrialReport(circuit_id, token, outcome, now, error))
         record: Optional[CircuitRecord] = None
-        queued = False
+        queued = failed and local.unwritten  # held behind counts the table did not take
         if due:
             try:
                 record = self._flush(circuit_id)
+                queued = False
             except self._unavailable as failure:
                 log("count_pending", circuit=circuit_id, error=repr(failure), pending=self.pending_count())
                 queued = True
@@ -290,9 +297,10 @@ class CircuitService:
             log("pending_retry_failed", error=repr(failure), pending=self.pending_count())
 
     def pending_count(self) -> int:
-        """Failures counted but not written, plus trial outcomes queued."""
+        """Failures counted but not written, plus trial outcomes queued (in flight included)."""
         with self._lock:
-            return sum(len(local.failures) for local in self._local.values()) + len(self._trials)
+            waiting = sum(len(local.failures) for local in self._local.values()) + len(self._trials)
+            return waiting + self.flushes.in_flight
 
     def health(self) -> dict[str, Any]:
         return {
@@ -352,23 +360,29 @@ class CircuitService:
         with self._lock:
             failures, local.failures, local.pending_repeats = local.failures, [], 0
             local.flushed_at = self._clock()
+            self.flushes.in_flight += len(failures)
         now = self._wall_ms()
         try:
             counted = count_failures(
                 self._store, self._newest_known(circuit_id), failures, local.settings, now, self._remember
             )
         except self._unavailable as failure:
+            with self._lock:
+                self.flushes.in_flight -= len(failures)
             if self._permanent(failure):
                 self._drop(len(failures), circuit=circuit_id, error=repr(failure))
                 return self._newest_known(circuit_id)
             with self._lock:  # not written: keep them, oldest first, ahead of any counted meanwhile
+                local.unwritten = True
                 local.failures[:0] = failures
                 del local.failures[:-MAX_PENDING]
                 local.pending_repeats = sum(failure.repeat for failure in local.failures)
             raise
-        self._drop(counted.dropped)
         with self._lock:
+            self.flushes.in_flight -= len(failures)
             self.flushes.written += counted.written
+            local.unwritten = False
+        self._drop(counted.dropped)
         error = next((f.error for f in reversed(failures) if f.error is not None), None)
         return trip_if_due(self._store, counted.record, local.settings, now, error, self._remember)[0]
 
@@ -430,6 +444,8 @@ class CircuitService:
         def judged(record: CircuitRecord) -> CircuitRecord:
             return record_trial(record, settings, report.token, report.outcome, self._wall_ms(), report.error)
 
+        with self._lock:
+            self.flushes.in_flight += 1
         try:
             applied = self._apply(report.circuit_id, judged, self._newest_known(report.circuit_id), "trial_outcome")
         except self._unavailable as failure:
@@ -437,6 +453,9 @@ class CircuitService:
                 raise
             self._drop(1, circuit=report.circuit_id, error=repr(failure))
             return None
+        finally:
+            with self._lock:
+                self.flushes.in_flight -= 1
         with self._lock:
             self.flushes.written += 1
         return applied.record
