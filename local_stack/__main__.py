@@ -21,10 +21,10 @@ the transitions seen, when, and whether they are the ones the scenario expects."
 EPILOG = """\
 time compression (--speed-up N):
   Divided by N: the checker schedules (rate(1 minute) runs every 60/N s), the breaker's
-  open_duration_s, max_open_duration_s, trial_lease_s and failure_rate.window_seconds, the
+  window_s, open_duration_s, max_open_duration_s, trial_lease_s, the
   extension's cache_ttl_s and the mock's mode cache (1 s). Not scaled, because they time real
   calls: call_timeout_s, the probe's timeout_s, slow_call_threshold_ms and a mock's delay_ms.
-  Counts (failure_threshold, trials) and --rate (per wall-clock second) are not durations.
+  Counts (minimum_failures, trials) and --rate (per wall-clock second) are not durations.
   Nor is the extension's own fixed 1 s limit on forced re-reads. Scenario times and --duration
   are in stack seconds: the wall-clock time of a run is duration / speed-up.
 

@@ -1,9 +1,9 @@
 """Time compression: the stack's durations divided by ``--speed-up``, all of them consistently.
 
 A local run shows minutes of a stack's life in seconds, so every duration that decides *when*
-a circuit moves is divided by the same factor: the checker schedules, the breaker's open
-duration and its cap, the half-open trial lease, a failure-rate window given in seconds, the
-extension's cache TTL, and the mock's mode cache. Durations that are real latencies stay as
+a circuit moves is divided by the same factor: the checker schedules, the breaker's trip window,
+open duration and its cap, the half-open trial lease, the extension's cache TTL, and the mock's
+mode cache. Durations that are real latencies stay as
 they are, because the calls they time are real: call and probe timeouts, the slow-call
 threshold and the mocks' delays. Counts (thresholds, trials) and ``--rate`` (calls per
 wall-clock second) are not durations and are not scaled either.
@@ -12,8 +12,6 @@ wall-clock second) are not durations and are not scaled either.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Optional
-
 from infra.config import ServiceConfig
 from breaker.machine import BreakerSettings
 
@@ -21,8 +19,7 @@ from .schedule import interval_s
 
 MOCK_MODE_CACHE_S = 1.0  # the mock's own default (runtime/services/mock.py)
 # The breaker settings that are durations (the tests check that no other setting is in seconds).
-SCALED_BREAKER_FIELDS = ("open_duration_s", "max_open_duration_s", "trial_lease_s")
-SCALED_RATE_FIELDS = ("window_seconds",)
+SCALED_BREAKER_FIELDS = ("window_s", "open_duration_s", "max_open_duration_s", "trial_lease_s")
 
 
 @dataclass(frozen=True)
@@ -44,14 +41,8 @@ class TimeScale:
         return real_s * self.speed_up
 
     def breaker(self, settings: BreakerSettings) -> BreakerSettings:
-        rule = settings.failure_rate
-        if rule is not None:
-            rule = replace(rule, **self._scaled(rule, SCALED_RATE_FIELDS))
-        return replace(settings, failure_rate=rule, **self._scaled(settings, SCALED_BREAKER_FIELDS))
-
-    def _scaled(self, settings: object, names: tuple[str, ...]) -> dict[str, Optional[float]]:
-        values = {name: getattr(settings, name) for name in names}
-        return {name: None if value is None else self.real_s(value) for name, value in values.items()}
+        values = {name: getattr(settings, name) for name in SCALED_BREAKER_FIELDS}
+        return replace(settings, **{name: None if v is None else self.real_s(v) for name, v in values.items()})
 
     def service(self, service: ServiceConfig) -> ServiceConfig:
         """The service as the compressed fleet runs it: breaker durations and cache TTL scaled."""

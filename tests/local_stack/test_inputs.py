@@ -97,9 +97,9 @@ def test_a_scenario_cannot_switch_an_external_service(write_file) -> None:
 def test_a_missing_or_invalid_stack_file_is_refused(write_file, tmp_path: Path) -> None:
     outcome, err = run_with("--stack", str(tmp_path / "Pulumi.nope.yaml"))
     assert outcome.code == EXIT_USAGE and "cannot read the stack file" in err
-    bad = write_file("Pulumi.bad.yaml", PAYMENTS_ONLY + "      breaker:\n        failure_threshold: 0\n")
+    bad = write_file("Pulumi.bad.yaml", PAYMENTS_ONLY + "      breaker:\n        minimum_failures: 0\n")
     outcome, err = run_with("--stack", str(bad))
-    assert outcome.code == EXIT_USAGE and "services.payments.breaker.failure_threshold: must be >= 1" in err
+    assert outcome.code == EXIT_USAGE and "services.payments.breaker.minimum_failures: must be >= 1" in err
 
 
 @pytest.mark.parametrize("argv", [["--speed-up", "0.5"], ["--rate", "0"], ["--environments", "1.5"]])

@@ -8,13 +8,13 @@ from dataclasses import fields
 
 import pytest
 
-from breaker.machine import BreakerSettings, CircuitRecord, FailureRateRule, State
+from breaker.machine import BreakerSettings, CircuitRecord, State
 from infra.config import parse_config
 from local_stack.mock_http import function_url_event, http_answer
 from local_stack.mocks import failure_rule
 from local_stack.monitor import Timeline, Transition
 from local_stack.schedule import ScheduleError, interval_s
-from local_stack.timescale import SCALED_BREAKER_FIELDS, SCALED_RATE_FIELDS, TimeScale
+from local_stack.timescale import SCALED_BREAKER_FIELDS, TimeScale
 from local_stack.verdict import match_in_order
 
 
@@ -36,17 +36,17 @@ def test_time_compression_scales_every_breaker_duration_and_nothing_else() -> No
     stack = parse_config({"services": {"payments": {
         "schedule": "rate(1 minute)", "cache_ttl_s": 5, "call_timeout_s": 2,
         "breaker": {"open_duration_s": 30, "max_open_duration_s": 300, "trial_lease_s": 10,
-                    "slow_call_threshold_ms": 800, "failure_rate": {"threshold": 0.5, "window_seconds": 60}},
+                    "slow_call_threshold_ms": 800, "window_s": 60},
     }}})
     service = stack.services["payments"]
     scale = TimeScale(20)
     scaled = scale.service(service)
     breaker = scaled.breaker
     assert (breaker.open_duration_s, breaker.max_open_duration_s, breaker.trial_lease_s) == (1.5, 15, 0.5)
-    assert breaker.failure_rate is not None and breaker.failure_rate.window_seconds == 3
+    assert breaker.window_s == 3
     assert scaled.cache_ttl_s == 0.25 and scale.schedule_interval_s(service) == 3
     # Latencies are real: they stay.
-    assert (scaled.call_timeout_s, breaker.slow_call_threshold_ms, breaker.failure_threshold) == (2, 800, 5)
+    assert (scaled.call_timeout_s, breaker.slow_call_threshold_ms, breaker.minimum_failures) == (2, 800, 30)
     assert scaled.probe == service.probe
     with pytest.raises(ValueError):
         TimeScale(0.5)
@@ -58,7 +58,6 @@ def test_every_breaker_setting_in_seconds_is_scaled() -> None:
         return {f.name for f in fields(settings) if f.name.endswith(("_s", "_seconds"))}
 
     assert in_seconds(BreakerSettings) == set(SCALED_BREAKER_FIELDS)
-    assert in_seconds(FailureRateRule) == set(SCALED_RATE_FIELDS)
 
 
 def record(version: int, state: State, updated_at: int, next_attempt_at: int | None = None) -> CircuitRecord:
