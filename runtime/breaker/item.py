@@ -72,10 +72,10 @@ def from_item(item: Item) -> CircuitRecord:
     plain = {name: raw[name] for name in _SCALARS if name in raw}
     plain["state"] = State(raw.get("state", State.CLOSED.value))
     plain["schema_version"] = SCHEMA_VERSION  # as read: the next write stores the new form
-    leases = raw.get("leases", {})
-    plain["leases"] = tuple(sorted((Lease(token, expiry) for token, expiry in leases.items()), key=_lease_order))
-    if "trial_leases" in raw:  # schema 1: anonymous expiries; their holders cannot report them
-        plain["leases"] += tuple(Lease(f"schema1-{i}", expiry) for i, expiry in enumerate(raw["trial_leases"]))
+    leases = [Lease(token, expiry) for token, expiry in raw.get("leases", {}).items()]
+    # Schema 1 kept anonymous expiries: their holders cannot report them, they only hold a slot.
+    leases += [Lease(f"schema1-{i}", expiry) for i, expiry in enumerate(raw.get("trial_leases", ()))]
+    plain["leases"] = tuple(sorted(leases, key=Lease.order))
     plain["tallies"] = _tallies(raw)
     return CircuitRecord(**plain)
 
@@ -90,10 +90,6 @@ def _tallies(raw: dict[str, Any]) -> tuple[Tally, ...]:
     return tuple(
         Tally(period, bucket, counts.get("j", 0), counts.get("r", 0)) for (period, bucket), counts in sorted(counters.items())
     )
-
-
-def _lease_order(lease: Lease) -> tuple[int, str]:
-    return lease.expires_at, lease.token
 
 
 def _plain(value: Any) -> Any:

@@ -226,6 +226,10 @@ class Lease:
     token: str
     expires_at: int
 
+    def order(self) -> tuple[int, str]:
+        """Leases are kept sorted by this, so a record reads back from its item exactly as written."""
+        return self.expires_at, self.token
+
 
 @dataclass(frozen=True)
 class Tally:
@@ -374,7 +378,7 @@ def grant_trial(
     if len(leases) >= settings.half_open_max_trials or any(lease.token == token for lease in leases):
         return record, False
     lease = Lease(token, now_ms + settings.trial_lease_ms)
-    return _changed(current, now_ms, leases=leases + (lease,)), True
+    return _changed(current, now_ms, leases=tuple(sorted(leases + (lease,), key=Lease.order))), True
 
 
 def record_trial(
