@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Optional, Sequence
 
-from .item import LEGACY_ATTRIBUTES, RECORD_ATTRIBUTES, from_item, tally_attribute, tally_attributes, to_item
+from .item import LEGACY_ATTRIBUTES, RECORD_ATTRIBUTES, from_item, tally_attributes, to_item
 from .machine import CircuitRecord, Tally
 
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem request, a DynamoDB limit
@@ -47,6 +47,14 @@ class TallyRefused(ConflictError):
     def __init__(self, record: Optional[CircuitRecord]) -> None:
         super().__init__("the circuit record moved on before the counts were added")
         self.record = record
+
+
+class _Refused(Exception):
+    """A conditional write's condition failed; ``item`` is the stored item, if any."""
+
+    def __init__(self, item: Optional[dict[str, Any]]) -> None:
+        super().__init__("conditional check failed")
+        self.item = item
 
 
 @dataclass
@@ -159,26 +167,10 @@ class CircuitStore:
         if removing:
             names.update({f"#r{i}": name for i, name in enumerate(removing)})
             update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removing)))
-        condition, condition_names, condition_values = _is_version(base)
-        names.update(condition_names)
-        values.update(condition_values)
-        self.stats.writes += 1
         try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key={"id": {"S": base.id}},
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except self._client.exceptions.ConditionalCheckFailedException as error:
-            self.stats.conflicts += 1
-            stored = error.response.get("Item")
-            raise TallyRefused(from_item(stored) if stored else None) from None
-        return from_item(response["Attributes"])
+            return from_item(self._update(base, update, names, values, ReturnValues="ALL_NEW")["Attributes"])
+        except _Refused as refusal:
+            raise TallyRefused(from_item(refusal.item) if refusal.item else None) from None
 
     def _write(self, base: CircuitRecord, proposed: CircuitRecord) -> Optional[CircuitRecord]:
         """Write ``proposed`` if the stored record is still ``base``; else return what is stored."""
@@ -186,35 +178,38 @@ class CircuitStore:
         del item["id"]
         names = {f"#a{i}": key for i, key in enumerate(item)}
         values = {f":a{i}": value for i, value in enumerate(item.values())}
-        stale_counters = [
-            tally_attribute(t.period, t.bucket, counter)
-            for t in base.tallies
-            if t not in proposed.tallies
-            for counter in ("j", "r")
-        ]
+        stale_counters = list(tally_attributes(t for t in base.tallies if t not in proposed.tallies))
         absent = sorted(set(RECORD_ATTRIBUTES) - set(item) - {"id"}) + list(LEGACY_ATTRIBUTES) + stale_counters
         update = "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(item)))
         names.update({f"#r{i}": key for i, key in enumerate(absent)})
         update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(absent)))
+        try:
+            self._update(base, update, names, values)
+        except _Refused as refusal:
+            return from_item(refusal.item) if refusal.item else CircuitRecord(proposed.id)
+        return None
+
+    def _update(self, base: CircuitRecord, update: str, names: dict, values: dict, **returning: str) -> dict[str, Any]:
+        """One UpdateItem on ``base``'s item, conditional on it still being ``base`` (see ``_is_version``).
+
+        Raises :class:`_Refused` with the stored item when the condition fails.
+        """
         condition, condition_names, condition_values = _is_version(base)
-        names.update(condition_names)
-        values.update(condition_values)
         self.stats.writes += 1
         try:
-            self._client.update_item(
+            return self._client.update_item(
                 TableName=self._table,
-                Key={"id": {"S": proposed.id}},
+                Key={"id": {"S": base.id}},
                 UpdateExpression=update,
                 ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
+                ExpressionAttributeNames={**names, **condition_names},
+                ExpressionAttributeValues={**values, **condition_values},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **returning,
             )
         except self._client.exceptions.ConditionalCheckFailedException as error:
             self.stats.conflicts += 1
-            stored = error.response.get("Item")
-            return from_item(stored) if stored else CircuitRecord(proposed.id)
-        return None
+            raise _Refused(error.response.get("Item")) from None
 
     def _backoff(self, attempt: int) -> None:
         """Full jitter, capped: contending writers spread out instead of colliding again."""
