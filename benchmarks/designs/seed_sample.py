@@ -9,16 +9,15 @@ here). So an *error* outage never opens this circuit. Each environment's extensi
 whole table for 30 s and refreshes it with a Scan (eventually consistent, as the SDK's
 default), billed by the summed size of the table's items (``TABLE_ITEMS``, 10 here: a
 10-service fleet), which for items this small is one 4 KB unit, half a read request unit.
-The cache is the project's TtlCache on the simulated clock, which behaves as the seed's
-does: load on the first read after expiry. It has no recovery knob: the schedule is the
+The cache behaves as the seed's does: the table is loaded on the first read after the TTL
+expired (a plain per-environment timestamp here, which keeps this design cheap to simulate at
+millions of requests). It has no recovery knob: the schedule is the
 fastest EventBridge allows (once a minute).
 """
 
 from __future__ import annotations
 
 from typing import Optional
-
-from breaker.cache import TtlCache
 
 from .. import cost
 from ..scenario import Scenario
@@ -60,13 +59,14 @@ class SeedSample(Design):
         self.counted = Usage()
         self.checker = SeedChecker(self, scenario.probe_interval_s, scenario.call_timeout_s)
         self._scan_units = cost.scan_units([ITEM_BYTES] * TABLE_ITEMS, consistent=False)
-        self._caches = [
-            TtlCache(self._scan, ttl_s=CACHE_TTL_S, clock=clock, default=lambda _: True)
-            for _ in range(scenario.environments)
-        ]
+        self._loaded_at = [-CACHE_TTL_S] * scenario.environments  # when each environment last Scanned
+        self._cached = [True] * scenario.environments  # what that Scan read
 
     def admit(self, env: int, now: float, call: int) -> bool:
-        return self._caches[env].get(CIRCUIT).value
+        if now - self._loaded_at[env] >= CACHE_TTL_S:
+            self._cached[env] = self._scan()[CIRCUIT]
+            self._loaded_at[env] = now
+        return self._cached[env]
 
     def complete(self, env: int, call: int, now: float, ok: bool, latency_s: float) -> None:
         """Outcomes are not reported in the seed: only the checker moves the flag."""
