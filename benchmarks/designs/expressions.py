@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import re
 from decimal import Decimal
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 Item = dict[str, dict[str, Any]]
 Value = dict[str, Any]
@@ -110,20 +110,15 @@ class _Parser:
 
     # conditions
     def condition(self, item: Optional[Item]) -> bool:
-        result = self._conjunction(item)
-        while self.peek() is not None and self.peek().upper() == "OR":  # type: ignore[union-attr]
-            self.take()
-            right = self._conjunction(item)
-            result = result or right
-        return result
+        return self._chain("OR", lambda: self._chain("AND", lambda: self._negation(item)))
 
-    def _conjunction(self, item: Optional[Item]) -> bool:
-        result = self._negation(item)
-        while self.peek() is not None and self.peek().upper() == "AND":  # type: ignore[union-attr]
+    def _chain(self, keyword: str, operand: Callable[[], bool]) -> bool:
+        """``operand (keyword operand)*``: every operand is parsed, then combined with AND or OR."""
+        results = [operand()]
+        while self.peek() is not None and self.peek().upper() == keyword:  # type: ignore[union-attr]
             self.take()
-            right = self._negation(item)
-            result = result and right
-        return result
+            results.append(operand())
+        return any(results) if keyword == "OR" else all(results)
 
     def _negation(self, item: Optional[Item]) -> bool:
         if self.peek() is not None and self.peek().upper() == "NOT":  # type: ignore[union-attr]
