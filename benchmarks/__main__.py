@@ -51,6 +51,7 @@ def main() -> None:
     for table in (
         *(t.simulation(compared, case) for case in CASES),
         t.sweep(compared),
+        t.cpu(compared),
         t.profile(profiled),
         t.lookups(lookups),
         t.cold_start(cold),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, Sequence
@@ -51,6 +52,7 @@ class Comparison:
     runs: dict[Key, list[Figures]] = field(default_factory=dict)
     sweep: dict[SweepKey, list[Figures]] = field(default_factory=dict)
     plotted: dict[tuple[str, str], Trace] = field(default_factory=dict)  # (case name, design key)
+    cpu_s: dict[str, float] = field(default_factory=dict)  # CPU seconds per design key, grid and sweep
 
     def summary(self, cell: Cell, design: str) -> dict[str, Spread]:
         return summarise(self.runs[(cell, design)])
@@ -59,11 +61,20 @@ class Comparison:
         return summarise(self.sweep[(case, design, knob)])
 
 
-def run_task(cell: Cell, seed: int, designs: Sequence[str], knobs: Sequence[Optional[float]]) -> list[tuple[str, Optional[float], Figures]]:
-    """Every (design, knob) on the one request stream of (cell, seed)."""
+Ran = tuple[str, Optional[float], Figures, float]  # design key, knob, figures, CPU seconds
+
+
+def run_task(cell: Cell, seed: int, designs: Sequence[str], knobs: Sequence[Optional[float]]) -> list[Ran]:
+    """Every (design, knob) on the one request stream of (cell, seed), with the CPU time each took."""
     chosen = cell.scenario(seed)
     stream = request_stream(chosen)
-    return [(key, knob, figures(simulate(BY_KEY[key], chosen, stream, knob))) for key in designs for knob in knobs]
+    ran = []
+    for key in designs:
+        for knob in knobs:
+            started = time.process_time()
+            figure = figures(simulate(BY_KEY[key], chosen, stream, knob))
+            ran.append((key, knob, figure, time.process_time() - started))
+    return ran
 
 
 @dataclass(frozen=True)
@@ -90,7 +101,7 @@ def _tasks(cells: Iterable[Cell], sweep: bool, sweep_seeds: int) -> list[_Task]:
     return sorted(tasks, key=lambda t: -t.size)
 
 
-def _run(task: _Task) -> tuple[_Task, list[tuple[str, Optional[float], Figures]]]:
+def _run(task: _Task) -> tuple[_Task, list[Ran]]:
     return task, run_task(task.cell, task.seed, task.designs, task.knobs)
 
 
@@ -103,7 +114,7 @@ def compare(
 ) -> Comparison:
     comparison = Comparison(tuple(cells))
     tasks = _tasks(cells, sweep, sweep_seeds)
-    results: dict[_Task, list[tuple[str, Optional[float], Figures]]] = {}
+    results: dict[_Task, list[Ran]] = {}
     if workers > 1:
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
@@ -116,7 +127,8 @@ def compare(
         for task in tasks:
             results[task] = _run(task)[1]
     for task in sorted(results, key=lambda t: t.seed):  # seed order, whatever order they finished in
-        for key, knob, figure in results[task]:
+        for key, knob, figure, cpu_s in results[task]:
+            comparison.cpu_s[key] = comparison.cpu_s.get(key, 0.0) + cpu_s
             if task.sweep:
                 assert knob is not None
                 comparison.sweep.setdefault((task.cell.case.name, key, knob), []).append(figure)

@@ -63,7 +63,8 @@ def render(results: Results, root: Path) -> str:
         "timing figures are medians of several runs on the machine below.",
         f"- machine: {host.cpus} CPUs (`nproc`), {host.cpu_model}, {host.system}\n"
         f"- Python {host.python}\n"
-        f"- this run of `{COMMAND}` took {results.seconds:.0f} s",
+        f"- this run of `{COMMAND}` took {results.seconds:.0f} s (1-minute load average at its end: {host.load:.1f}; "
+        f"the simulation's CPU time is in section 1, independent of other load)",
         "## Targets",
         _quote(targets),
         t.markdown(t.targets(results.targets), "Targets, judged on this run"),
@@ -88,6 +89,7 @@ def render(results: Results, root: Path) -> str:
         t.markdown(t.sweep(compared)) if compared.sweep else "",
         f"![circuit state and calls over time]({results.plot.relative_to(root).as_posix()})",
         "### Where the simulation spends its time",
+        t.markdown(t.cpu(compared)),
         _quote(profile),
         t.markdown(t.profile(results.profile)),
         "## 2. Extension lookup cost",

@@ -94,6 +94,16 @@ def sweep(comparison: Comparison) -> Table:
     return Table(f"recovery-knob sweep (E={SWEEP_CELL[0]}, R={SWEEP_CELL[1]:g}): mean (worst) over {seeds} seeds", headers, tuple(rows))
 
 
+def cpu(comparison: Comparison) -> Table:
+    total = sum(comparison.cpu_s.values())
+    rows = tuple(
+        (f"({d.key})", f"{comparison.cpu_s.get(d.key, 0.0):.0f}", f"{comparison.cpu_s.get(d.key, 0.0) / total:.0%}" if total else "-")
+        for d in DESIGNS
+    )
+    rows += (("all", f"{total:.0f}", "100%"),)
+    return Table("simulation CPU time per design (grid and sweep, all processes)", ("design", "CPU s", "share"), rows)
+
+
 def targets(checked: Sequence[Target]) -> Table:
     rows = tuple(("PASS" if t.passed else "MISS", t.id, t.name, t.measured, t.limit) for t in checked)
     return Table("targets", ("", "id", "target", "measured", "limit"), rows)
