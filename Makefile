@@ -26,8 +26,8 @@ $(VENV)/.bench-installed: requirements.txt requirements-dev.txt requirements-ben
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $@
 
-## bench: the outage simulation against pybreaker, the seed and circuitbreaker-lambda, lookup and
-## cold-start timings, artifact sizes; prints them and writes BENCHMARKS.md and benchmarks/outage.png
+## bench: the fleet-scale simulation grid against the seed, pybreaker and circuitbreaker-lambda, lookup and
+## cold-start timings, artifact sizes; prints them and writes BENCHMARKS.md, benchmarks/outage.png and pareto.png
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m benchmarks
 

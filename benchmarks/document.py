@@ -11,16 +11,18 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Sequence
+from typing import Optional, Sequence
 
-from . import coldstart, lookup, metrics, scenario, simulator, sizes
+from . import comparison as comparison_module
+from . import cost, coldstart, lookup, metrics, plot, profile, scenario, simulator, sizes, targets
 from . import tables as t
 from .coldstart import ColdStart
 from .comparison import Comparison
 from .designs import DESIGNS
 from .host import Host
 from .lookup import Lookups
-from .scenario import KINDS, Scenario
+from .profile import Entry
+from .scenario import CASES
 from .sizes import Artifact
 from .targets import Target
 
@@ -36,6 +38,8 @@ class Results:
     cold_start: ColdStart
     artifacts: Sequence[Artifact]
     plot: Path
+    pareto: Optional[Path]
+    profile: Sequence[Entry]
     seconds: float  # the whole run
 
 
@@ -45,8 +49,13 @@ def write(results: Results, path: Path) -> Path:
 
 
 def render(results: Results, root: Path) -> str:
-    s = Scenario("hang", 0)
     host = results.host
+    compared = results.comparison
+    pareto = (
+        f"![recovery-knob sweep: dead calls against restore time]({results.pareto.relative_to(root).as_posix()})"
+        if results.pareto
+        else ""
+    )
     parts = [
         "# Benchmarks",
         f"Written by `{COMMAND}` (`venv/bin/python -m benchmarks`), which prints the same tables; rerun it "
@@ -54,27 +63,35 @@ def render(results: Results, root: Path) -> str:
         "timing figures are medians of several runs on the machine below.",
         f"- machine: {host.cpus} CPUs (`nproc`), {host.cpu_model}, {host.system}\n"
         f"- Python {host.python}\n"
-        f"- this run of `{COMMAND}` took {results.seconds:.0f} s",
+        f"- this run of `{COMMAND}` took {results.seconds:.0f} s (1-minute load average at its end: {host.load:.1f}; "
+        f"the simulation's CPU time is in section 1, independent of other load)",
         "## Targets",
+        _quote(targets),
         t.markdown(t.targets(results.targets), "Targets, judged on this run"),
         _misses(results.targets),
         "## 1. Outage simulation",
-        f"R = {s.rate_per_s:g} invocations/s over E = {s.environments} execution environments; a {s.outage_s:g} s "
-        f"outage starting {s.warmup_s:g} s plus a uniform random phase within one {s.probe_interval_s:g} s probe "
-        f"interval into the run, watched for {s.after_s:g} s after recovery; kinds *hang* (every call fails "
-        f"after the {s.call_timeout_s:g} s call timeout) and *error* (HTTP 503 after {s.error_latency_s * 1000:g} ms); "
-        f"*flaky*: {s.flaky_s:g} s up with {s.flaky_failure_rate:.0%} of calls failing at random. Successful calls "
-        f"take {s.success_latency_s * 1000:g} ms. {results.comparison.seeds} seeds per kind; every design is "
-        "served the same request stream of each seed.",
         _quote(scenario),
         "### Fleet model",
         _quote(simulator),
+        "### Runs",
+        _quote(comparison_module),
         "### The designs",
+        t.markdown(t.designs()),
         *(f"**({d.key}) {d.title}**\n\n{_quote(sys.modules[d.__module__])}" for d in DESIGNS),
         "### Figures",
         _quote(metrics),
-        *(t.markdown(t.simulation(results.comparison, kind)) for kind in KINDS),
+        "### DynamoDB cost",
+        _quote(cost),
+        *(t.markdown(t.simulation(compared, case)) for case in CASES),
+        "### Recovery-knob sweep (Pareto)",
+        _quote(plot),
+        pareto,
+        t.markdown(t.sweep(compared)) if compared.sweep else "",
         f"![circuit state and calls over time]({results.plot.relative_to(root).as_posix()})",
+        "### Where the simulation spends its time",
+        t.markdown(t.cpu(compared)),
+        _quote(profile),
+        t.markdown(t.profile(results.profile)),
         "## 2. Extension lookup cost",
         _quote(lookup),
         t.markdown(t.lookups(results.lookups)),

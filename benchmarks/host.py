@@ -14,10 +14,11 @@ class Host:
     cpu_model: str
     python: str
     system: str
+    load: float  # 1-minute load average when described: other processes share the CPUs with the timings
 
 
 def describe() -> Host:
-    return Host(len(os.sched_getaffinity(0)), _cpu_model(), platform.python_version(), platform.platform())
+    return Host(len(os.sched_getaffinity(0)), _cpu_model(), platform.python_version(), platform.platform(), os.getloadavg()[0])
 
 
 def _cpu_model() -> str:

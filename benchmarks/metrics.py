@@ -2,26 +2,30 @@
 
 Definitions (BENCHMARKS.md quotes them):
 
-- calls to the dead dependency: invocations that called it while it was down (calls that
-  started in the outage window); checker probes are counted apart;
-- time to trip: from the outage start to the first fallback answer in the fleet, and to the
-  moment every environment has answered a fallback at least once;
-- time to restore: from the recovery to the first live success, and to the end of the first
-  one-second window (counted from the recovery) in which at least 90 % of answers were live;
-- DynamoDB requests per 1,000 invocations over the whole run;
 - fallback answers: invocations answered without calling (a failed call is not one of them).
-  In the flaky scenario the dependency is up throughout, so every one is a false trip.
+  In a flaky cell the dependency is up throughout, so every one is a false trip.
+- calls to the dead dependency beyond the unavoidable: calls that started in the outage
+  window, checker probes included, minus the unavoidable ones: invocations that started
+  before the first failure could have returned, i.e. within one call timeout of the outage
+  start for *hang*, within the first failure's latency (5 ms) for *error*.
+- first fallback: from the outage start to the first fallback answer in the fleet.
+- restore: from the recovery to the end of the first one-second window (counted from the
+  recovery) in which at least 90 % of the answers were live.
+- DynamoDB, as billed (``cost``): read and write request units (RRU, WRU) and failed
+  conditional writes over the whole run; USD per 1M invocations at on-demand prices, over the
+  whole run and over the healthy phase (before the outage starts); writes while healthy
+  (before the outage); in flaky cells, WRU per failed call.
 """
 
 from __future__ import annotations
 
-import math
 import statistics
-from collections import defaultdict
+from bisect import bisect_left
 from dataclasses import dataclass, fields
-from typing import Iterable, Optional, Sequence
+from typing import Optional, Sequence
 
-from .simulator import Answer, Trace
+from .cost import PRICES
+from .simulator import FALLBACK, LIVE, Trace
 
 RESTORED_SHARE = 0.9
 
@@ -30,18 +34,23 @@ RESTORED_SHARE = 0.9
 class Figures:
     """One run's figures; None where a figure does not apply or never happened in the run."""
 
-    calls_to_dead: Optional[float]
-    trip_first_s: Optional[float]
-    trip_all_s: Optional[float]
-    restore_first_s: Optional[float]
-    restore_90_s: Optional[float]
-    reads_per_1k: float
-    items_read_per_1k: float
-    writes_per_1k: float
-    conflicts_per_1k: float
-    fallbacks: float
-    failed_calls: float
-    probes: float
+    invocations: int
+    fallbacks: int
+    failed_calls: int
+    probes: int
+    dead_calls: Optional[float]  # beyond the unavoidable, probes included
+    unavoidable: Optional[float]
+    dead_probes: Optional[float]
+    first_fallback_s: Optional[float]
+    restore_s: Optional[float]
+    rru: float
+    wru: float
+    failed_writes: float
+    failed_writes_per_1k: float
+    usd_per_1m: float
+    healthy_writes: Optional[float]
+    healthy_usd_per_1m: Optional[float]
+    wru_per_failed_call: Optional[float]
 
 
 @dataclass(frozen=True)
@@ -55,25 +64,62 @@ class Spread:
 
 
 def figures(trace: Trace) -> Figures:
-    answers = trace.answers
-    per_1k = 1000 / len(answers)
-    usage = trace.usage
-    window = trace.scenario.outage
+    scenario, paths, arrivals, usage = trace.scenario, trace.paths, trace.arrivals, trace.usage
+    n = len(paths)
+    fallbacks = paths.count(FALLBACK)
+    failed = n - fallbacks - paths.count(LIVE)
     outage: dict[str, Optional[float]] = dict.fromkeys(
-        ("calls_to_dead", "trip_first_s", "trip_all_s", "restore_first_s", "restore_90_s")
+        ("dead_calls", "unavoidable", "dead_probes", "first_fallback_s", "restore_s", "healthy_writes", "healthy_usd_per_1m")
     )
-    if window is not None:
-        outage = _outage_figures(answers, window, trace.scenario.environments, trace.scenario.after_s)
+    if scenario.outage is not None:
+        outage = _outage_figures(trace)
     return Figures(
+        invocations=n,
+        fallbacks=fallbacks,
+        failed_calls=failed,
+        probes=len(trace.probes),
         **outage,
-        reads_per_1k=usage.reads * per_1k,
-        items_read_per_1k=usage.items_read * per_1k,
-        writes_per_1k=usage.writes * per_1k,
-        conflicts_per_1k=usage.conflicts * per_1k,
-        fallbacks=sum(1 for a in answers if a.path == "fallback"),
-        failed_calls=sum(1 for a in answers if a.path == "failed"),
-        probes=trace.probes,
+        rru=usage.rru,
+        wru=usage.wru,
+        failed_writes=usage.failed_writes,
+        failed_writes_per_1k=usage.failed_writes * 1000 / n,
+        usd_per_1m=PRICES.usd(usage.rru, usage.wru) * 1e6 / n,
+        wru_per_failed_call=usage.wru / failed if scenario.outage is None and failed else None,
     )
+
+
+def _outage_figures(trace: Trace) -> dict[str, Optional[float]]:
+    scenario, paths, arrivals = trace.scenario, trace.paths, trace.arrivals
+    assert scenario.outage is not None
+    start, end = scenario.outage
+    first, last = bisect_left(arrivals, start), bisect_left(arrivals, end)
+    unavoidable_end = bisect_left(arrivals, start + scenario.unavoidable_s)
+    called = (last - first) - paths.count(FALLBACK, first, last)
+    unavoidable = (unavoidable_end - first) - paths.count(FALLBACK, first, unavoidable_end)
+    probes = sum(1 for at in trace.probes if start <= at < end)
+    fallback = paths.find(FALLBACK, first, last)
+    healthy = trace.healthy_usage
+    return {
+        "dead_calls": float(called - unavoidable + probes),
+        "unavoidable": float(unavoidable),
+        "dead_probes": float(probes),
+        "first_fallback_s": None if fallback < 0 else arrivals[fallback] - start,
+        "restore_s": restored(trace, end),
+        "healthy_writes": None if healthy is None else float(healthy.writes),
+        "healthy_usd_per_1m": None if healthy is None or not first else PRICES.usd(healthy.rru, healthy.wru) * 1e6 / first,
+    }
+
+
+def restored(trace: Trace, end: float) -> Optional[float]:
+    """End of the first whole second after ``end`` whose answers were at least 90 % live."""
+    paths, arrivals = trace.paths, trace.arrivals
+    lo = bisect_left(arrivals, end)
+    for second in range(int(trace.scenario.after_s)):
+        hi = bisect_left(arrivals, end + second + 1, lo)
+        if hi > lo and paths.count(LIVE, lo, hi) >= RESTORED_SHARE * (hi - lo):
+            return float(second + 1)
+        lo = hi
+    return None
 
 
 def summarise(runs: Sequence[Figures]) -> dict[str, Spread]:
@@ -89,40 +135,3 @@ def summarise(runs: Sequence[Figures]) -> dict[str, Spread]:
             len(values),
         )
     return summary
-
-
-def _outage_figures(
-    answers: Sequence[Answer], window: tuple[float, float], environments: int, after_s: float
-) -> dict[str, Optional[float]]:
-    start, end = window
-    during = [a for a in answers if start <= a.start < end]
-    fallbacks = [a for a in during if a.path == "fallback"]
-    first_per_env: dict[int, float] = {}
-    for answer in fallbacks:
-        first_per_env.setdefault(answer.env, answer.start)
-    after = [a for a in answers if a.start >= end]
-    live_after = [a.start for a in after if a.path == "live"]
-    return {
-        "calls_to_dead": float(sum(1 for a in during if a.path != "fallback")),
-        "trip_first_s": _since(start, [a.start for a in fallbacks]),
-        "trip_all_s": max(first_per_env.values()) - start if len(first_per_env) == environments else None,
-        "restore_first_s": _since(end, live_after),
-        "restore_90_s": _restored(after, end, after_s),
-    }
-
-
-def _since(origin: float, times: Iterable[float]) -> Optional[float]:
-    first = min(times, default=math.inf)
-    return None if first == math.inf else first - origin
-
-
-def _restored(after: Sequence[Answer], end: float, after_s: float) -> Optional[float]:
-    """End of the first whole second after ``end`` whose answers were at least 90 % live."""
-    seconds: dict[int, list[bool]] = defaultdict(list)
-    for answer in after:
-        seconds[int(answer.start - end)].append(answer.path == "live")
-    for second in range(int(after_s)):
-        live = seconds.get(second)
-        if live and sum(live) >= RESTORED_SHARE * len(live):
-            return float(second + 1)
-    return None

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
-from .comparison import Comparison
+from .comparison import SWEEP_CELL, Comparison
 from .coldstart import ColdStart
 from .designs import DESIGNS
 from .lookup import Lookups
 from .metrics import Spread
-from .scenario import Kind
+from .scenario import Case
 from .sizes import Artifact
 from .targets import Target
 
@@ -28,7 +28,7 @@ Column = tuple[str, str, Callable[[Spread], str]]
 
 def _mean_worst(spread: Spread) -> str:
     if spread.mean is None or spread.worst is None:
-        return "never"
+        return "never" if spread.runs else "-"
     text = f"{spread.mean:.1f} ({spread.worst:.1f})"
     return text + (f", {spread.missing} never" if spread.missing else "")
 
@@ -37,41 +37,81 @@ def _mean(spread: Spread) -> str:
     return "-" if spread.mean is None else f"{spread.mean:.1f}"
 
 
+def _usd(spread: Spread) -> str:
+    return "-" if spread.mean is None else f"{spread.mean:.4f}"
+
+
+COMMON: tuple[Column, ...] = (
+    ("RRU", "rru", _mean),
+    ("WRU", "wru", _mean),
+    ("failed cond. writes", "failed_writes", _mean),
+    ("USD/1M inv.", "usd_per_1m", _usd),
+)
 OUTAGE_COLUMNS: tuple[Column, ...] = (
-    ("calls to dead dependency", "calls_to_dead", _mean_worst),
-    ("trip: first fallback s", "trip_first_s", _mean_worst),
-    ("trip: all envs s", "trip_all_s", _mean_worst),
-    ("restore: first live s", "restore_first_s", _mean_worst),
-    ("restore: >=90% live s", "restore_90_s", _mean_worst),
-    ("reads/1k", "reads_per_1k", _mean),
-    ("writes/1k", "writes_per_1k", _mean),
-    ("conflicts/1k", "conflicts_per_1k", _mean),
-    ("items read/1k", "items_read_per_1k", _mean),
-    ("checker probes", "probes", _mean),
+    ("fallbacks", "fallbacks", _mean_worst),
+    ("dead calls beyond unavoidable", "dead_calls", _mean_worst),
+    ("first fallback s", "first_fallback_s", _mean_worst),
+    ("restore s", "restore_s", _mean_worst),
+    *COMMON,
+    ("healthy USD/1M inv.", "healthy_usd_per_1m", _usd),
+    ("probes", "probes", _mean),
 )
 FLAKY_COLUMNS: tuple[Column, ...] = (
-    ("fallback answers (false trips)", "fallbacks", _mean_worst),
+    ("fallbacks (false trips)", "fallbacks", _mean_worst),
     ("failed calls", "failed_calls", _mean),
-    ("reads/1k", "reads_per_1k", _mean),
-    ("writes/1k", "writes_per_1k", _mean),
-    ("conflicts/1k", "conflicts_per_1k", _mean),
-    ("items read/1k", "items_read_per_1k", _mean),
+    *COMMON,
+    ("WRU per failed call", "wru_per_failed_call", _mean),
 )
 
 
-def simulation(comparison: Comparison, kind: Kind) -> Table:
-    columns = FLAKY_COLUMNS if kind == "flaky" else OUTAGE_COLUMNS
+def simulation(comparison: Comparison, case: Case) -> Table:
+    """One case over every (E, R) of the grid and every design: mean (worst) over seeds."""
+    columns = FLAKY_COLUMNS if case.kind == "flaky" else OUTAGE_COLUMNS
     rows = []
-    for design in DESIGNS:
-        summary = comparison.summary(kind, design.key)
-        rows.append((f"({design.key}) {design.title}", *(show(summary[figure]) for _, figure, show in columns)))
-    title = f"{kind}: mean (worst) over {comparison.seeds} seeds"
-    return Table(title, ("design", *(header for header, _, _ in columns)), tuple(rows))
+    for cell in (c for c in comparison.cells if c.case == case):
+        for design in DESIGNS:
+            summary = comparison.summary(cell, design.key)
+            rows.append(
+                (str(cell.environments), f"{cell.rate_per_s:g}", str(cell.seeds), f"({design.key})")
+                + tuple(show(summary[figure]) for _, figure, show in columns)
+            )
+    title = f"{case.name}: mean (worst) over seeds"
+    return Table(title, ("E", "R/s", "seeds", "design", *(header for header, _, _ in columns)), tuple(rows))
+
+
+def designs() -> Table:
+    return Table("designs", ("key", "design", "recovery knob"), tuple((f"({d.key})", d.title, d.knob or "-") for d in DESIGNS))
+
+
+def sweep(comparison: Comparison) -> Table:
+    rows = []
+    for case, key, knob in sorted(comparison.sweep):
+        summary = comparison.sweep_summary(case, key, knob)
+        rows.append((case, f"({key})", f"{knob:g}", _mean_worst(summary["dead_calls"]), _mean_worst(summary["restore_s"])))
+    headers = ("case", "design", "knob s", "dead calls beyond unavoidable", "restore s")
+    runs = {len(figures) for figures in comparison.sweep.values()}
+    seeds = "/".join(str(r) for r in sorted(runs))
+    return Table(f"recovery-knob sweep (E={SWEEP_CELL[0]}, R={SWEEP_CELL[1]:g}): mean (worst) over {seeds} seeds", headers, tuple(rows))
+
+
+def cpu(comparison: Comparison) -> Table:
+    total = sum(comparison.cpu_s.values())
+    rows = tuple(
+        (f"({d.key})", f"{comparison.cpu_s.get(d.key, 0.0):.0f}", f"{comparison.cpu_s.get(d.key, 0.0) / total:.0%}" if total else "-")
+        for d in DESIGNS
+    )
+    rows += (("all", f"{total:.0f}", "100%"),)
+    return Table("simulation CPU time per design (grid and sweep, all processes)", ("design", "CPU s", "share"), rows)
 
 
 def targets(checked: Sequence[Target]) -> Table:
-    rows = tuple(("PASS" if t.passed else "MISS", t.name, t.measured, t.limit) for t in checked)
-    return Table("targets", ("", "target", "measured", "limit"), rows)
+    rows = tuple(("PASS" if t.passed else "MISS", t.id, t.name, t.measured, t.limit) for t in checked)
+    return Table("targets", ("", "id", "target", "measured", "limit"), rows)
+
+
+def profile(entries: Sequence[tuple[str, int, float, float]]) -> Table:
+    rows = tuple((where, str(calls), f"{own:.2f}", f"{cumulative:.2f}") for where, calls, own, cumulative in entries)
+    return Table("profile of design (d), by own time", ("function", "calls", "own s", "cumulative s"), rows)
 
 
 def lookups(measured: Lookups) -> Table:

@@ -2,20 +2,24 @@
 
 A call is split in two because it takes time: ``admit`` decides at the start of an invocation
 whether the environment calls the dependency (False: the fallback answer), ``complete`` tells
-the design how that call ended, ``latency_s`` later. An environment serves one invocation at a
-time, so between the two no other invocation of that environment reaches the design; other
-environments do, which is where stale reads and lost updates come from.
+the design how that call ended, ``latency_s`` later. Both carry ``call``, a token unique to the
+invocation (its index in the request stream): an environment may have several calls in flight
+at once, all sharing its one breaker and cache, and other environments act in between too,
+which is where stale reads and lost updates come from.
 
-Designs with a scheduled checker expose it as ``checker``, split the same way.
+Designs with a scheduled checker expose it as ``checker``, split the same way. A design with
+a recovery knob (open duration, reset timeout, timeout) names it in ``knob`` and takes its
+value as the constructor's ``knob_s`` (None: the design's default), for the Pareto sweep.
 """
 
 from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, ClassVar, ContextManager, Optional, Protocol
 
+from ..cost import FAILED_CONDITIONAL_WRITE_UNITS
 from ..scenario import Scenario
 
 Clock = Callable[[], float]  # simulated seconds since the start of the run
@@ -32,24 +36,46 @@ def epoch_ms(clock: Clock) -> Callable[[], int]:
 
 @dataclass
 class Usage:
-    """DynamoDB requests a design made, as AWS would bill and throttle them."""
+    """DynamoDB requests a design made, and the capacity units AWS bills for them (``cost``)."""
 
     reads: int = 0  # GetItem, BatchGetItem and Scan requests
-    items_read: int = 0  # items those requests returned (a Scan returns every item in the table)
-    writes: int = 0  # PutItem/UpdateItem requests, conditional writes that lost a race included
-    conflicts: int = 0  # conditional writes refused because the version had moved
+    writes: int = 0  # PutItem/UpdateItem requests, conditional writes that failed included
+    failed_writes: int = 0  # conditional writes refused because the condition did not hold
+    rru: float = 0.0  # read request units
+    wru: float = 0.0  # write request units
+
+    def read(self, units: float) -> None:
+        self.reads += 1
+        self.rru += units
+
+    def write(self, units: float) -> None:
+        self.writes += 1
+        self.wru += units
+
+    def failed_write(self) -> None:
+        self.write(FAILED_CONDITIONAL_WRITE_UNITS)
+        self.failed_writes += 1
+
+    def copy(self) -> "Usage":
+        return replace(self)
 
 
 class Checker(Protocol):
-    """A scheduled probe of the dependency, run every ``interval_s`` from time 0."""
+    """A scheduled probe of the dependency, run every ``interval_s`` from time 0.
+
+    ``start`` is called at each scheduled run; when it returns True the simulator sends one
+    probe, and ``done`` gets its result. ``done`` returns None when the run is over, or the
+    delay after which the same run probes again: the simulator then calls ``start`` and, if
+    it returns True, probes again, as many times as the run asks.
+    """
 
     interval_s: float
 
     def start(self, now: float) -> bool:
-        """Whether this run probes (False: it skipped, e.g. the circuit is OPEN)."""
+        """Whether to probe now (False: this run skips, e.g. the circuit is OPEN)."""
 
-    def done(self, now: float, ok: bool, latency_s: float) -> None:
-        """The probe's result, ``latency_s`` after ``start``."""
+    def done(self, now: float, ok: bool, latency_s: float) -> Optional[float]:
+        """The probe's result, ``latency_s`` after ``start``; the delay to the run's next probe, or None."""
 
 
 class Design(ABC):
@@ -57,19 +83,21 @@ class Design(ABC):
 
     key: ClassVar[str]  # "a", "b", ...: the letter the brief and BENCHMARKS.md use
     title: ClassVar[str]
+    knob: ClassVar[Optional[str]] = None  # the recovery knob ``knob_s`` sets, None: the design has none
     checker: Optional[Checker] = None
 
-    def __init__(self, scenario: Scenario, clock: Clock) -> None:
+    def __init__(self, scenario: Scenario, clock: Clock, knob_s: Optional[float] = None) -> None:
         self.scenario = scenario
         self.clock = clock
+        self.knob_s = knob_s
 
     @abstractmethod
-    def admit(self, env: int, now: float) -> bool:
-        """Whether environment ``env`` calls the dependency now (else it answers the fallback)."""
+    def admit(self, env: int, now: float, call: int) -> bool:
+        """Whether environment ``env`` makes ``call`` to the dependency now (else it answers the fallback)."""
 
     @abstractmethod
-    def complete(self, env: int, now: float, ok: bool, latency_s: float) -> None:
-        """The call ``env`` was admitted for ended now, successfully or not."""
+    def complete(self, env: int, call: int, now: float, ok: bool, latency_s: float) -> None:
+        """``call``, admitted in ``env``, ended now, successfully or not."""
 
     @abstractmethod
     def state(self, now: float) -> str:

@@ -1,6 +1,7 @@
 """(b) pybreaker in every environment: in-process breakers that share nothing.
 
-``pybreaker.CircuitBreaker(fail_max=5, reset_timeout=30)``, one per execution environment,
+``pybreaker.CircuitBreaker(fail_max=5, reset_timeout=30)``, one per execution environment
+(its recovery knob: ``reset_timeout``), shared by the calls in flight in that environment,
 driven through its public ``calling()`` context manager: entering it is the admission (it
 raises ``CircuitBreakerError`` while OPEN, and moves an OPEN breaker past its timeout to
 HALF_OPEN), leaving it with or without an exception reports the outcome.
@@ -47,35 +48,37 @@ def simulated_datetime(clock: Clock) -> type[datetime]:
 class PybreakerFleet(Design):
     key = "b"
     title = "pybreaker per environment (fail_max 5, reset 30 s)"
+    knob = "reset_timeout"
 
-    def __init__(self, scenario: Scenario, clock: Clock) -> None:
-        super().__init__(scenario, clock)
+    def __init__(self, scenario: Scenario, clock: Clock, knob_s: Optional[float] = None) -> None:
+        super().__init__(scenario, clock, knob_s)
+        reset = RESET_TIMEOUT_S if knob_s is None else knob_s
         self._breakers = [
-            pybreaker.CircuitBreaker(fail_max=FAIL_MAX, reset_timeout=RESET_TIMEOUT_S)
-            for _ in range(scenario.environments)
+            pybreaker.CircuitBreaker(fail_max=FAIL_MAX, reset_timeout=reset) for _ in range(scenario.environments)
         ]
-        self._calls: dict[int, ContextManager[None]] = {}
+        self._usage = Usage()
+        self._calls: dict[int, ContextManager[None]] = {}  # by call token
 
     def running(self) -> ContextManager[None]:
         return mock.patch.object(pybreaker, "datetime", simulated_datetime(self.clock))
 
-    def admit(self, env: int, now: float) -> bool:
-        call = self._breakers[env].calling()
+    def admit(self, env: int, now: float, call: int) -> bool:
+        calling = self._breakers[env].calling()
         try:
-            call.__enter__()
+            calling.__enter__()
         except pybreaker.CircuitBreakerError:
             return False
-        self._calls[env] = call
+        self._calls[call] = calling
         return True
 
-    def complete(self, env: int, now: float, ok: bool, latency_s: float) -> None:
-        call = self._calls.pop(env)
+    def complete(self, env: int, call: int, now: float, ok: bool, latency_s: float) -> None:
+        calling = self._calls.pop(call)
         if ok:
-            call.__exit__(None, None, None)
+            calling.__exit__(None, None, None)
             return
         error = DependencyFailed()
         try:
-            call.__exit__(DependencyFailed, error, None)
+            calling.__exit__(DependencyFailed, error, None)
         except pybreaker.CircuitBreakerError:
             pass  # this failure tripped the breaker: pybreaker says so by raising
 
@@ -84,5 +87,5 @@ class PybreakerFleet(Design):
         return _STATES[self._breakers[0].current_state]
 
     def usage(self) -> Usage:
-        return Usage()
+        return self._usage
 

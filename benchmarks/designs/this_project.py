@@ -4,7 +4,8 @@ Each environment runs the extension's ``CircuitService`` (the TTL cache with ref
 INVOKE, version-conditional reports, rate-limited invalidation after a failure, fleet-wide
 half-open trial leases) over the real ``CircuitStore`` and ``breaker.machine``, with the
 simulated clock injected where the extension passes ``time.monotonic`` and ``time.time``.
-Only DynamoDB is simulated (``VersionedTable``). An invocation does what the extension and the
+Only DynamoDB is simulated (``VersionedTable``). Its recovery knob is ``open_duration_s``
+(``BreakerSettings``); the sweep leaves every other setting at its default. An invocation does what the extension and the
 business function do: INVOKE (prefetch, retry queued reports), ``GET /circuits/{id}``, and
 after a call ``POST .../success`` or ``.../failure``.
 
@@ -71,22 +72,24 @@ class ProjectChecker:
         self._trial = self._store.apply(CIRCUIT, take).record
         return granted
 
-    def done(self, now: float, ok: bool, latency_s: float) -> None:
+    def done(self, now: float, ok: bool, latency_s: float) -> Optional[float]:
         done_ms = self._wall_ms()
         outcome = classify(ok, latency_s * 1000, self._settings)
         error = None if ok else "probe failed"
         self._store.apply(
             CIRCUIT, lambda record: record_outcome(record, self._settings, outcome, done_ms, error), current=self._trial
         )
+        return None  # one probe per run
 
 
 class ThisProject(Design):
     key = "d"
     title = "this project (defaults: 5 failures, 30 s open, backoff capped at 60 s, 30 s TTL)"
+    knob = "open_duration_s"
 
-    def __init__(self, scenario: Scenario, clock: Clock) -> None:
-        super().__init__(scenario, clock)
-        settings = BreakerSettings()
+    def __init__(self, scenario: Scenario, clock: Clock, knob_s: Optional[float] = None) -> None:
+        super().__init__(scenario, clock, knob_s)
+        settings = BreakerSettings() if knob_s is None else BreakerSettings(open_duration_s=knob_s)
         self._table = VersionedTable()
         self._services = [
             CircuitService(
@@ -107,12 +110,12 @@ class ThisProject(Design):
         """The service logs each state an environment sees to stdout, as in Lambda; kept out of the report."""
         return contextlib.redirect_stdout(io.StringIO())
 
-    def admit(self, env: int, now: float) -> bool:
+    def admit(self, env: int, now: float, call: int) -> bool:
         service = self._services[env]
         service.on_invoke()
         return service.lookup(CIRCUIT).allowed
 
-    def complete(self, env: int, now: float, ok: bool, latency_s: float) -> None:
+    def complete(self, env: int, call: int, now: float, ok: bool, latency_s: float) -> None:
         self._services[env].report(CIRCUIT, ok, latency_s * 1000, None if ok else "dependency failed")
 
     def state(self, now: float) -> str:
