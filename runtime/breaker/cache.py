@@ -12,7 +12,8 @@ Standard library only, clock injected. The rules it keeps:
 - ``refresh_if_due`` loads ahead of expiry (the extension calls it on every INVOKE so the
   function rarely waits for a load);
 - ``invalidate`` forces the next read to load, at most once per ``min_invalidate_interval_s``
-  so that a storm of reported failures cannot become a storm of reads.
+  so that a storm of reported failures cannot become a storm of reads (``force=True``, for a
+  key newly added to the loader's, bypasses that limit).
 """
 
 from __future__ import annotations
@@ -89,14 +90,20 @@ class TtlCache(Generic[V]):
 
     # -- expiring --------------------------------------------------------------------------
 
-    def invalidate(self) -> bool:
-        """Make the next read load, unless an invalidation happened too recently. Returns whether it did."""
+    def invalidate(self, force: bool = False) -> bool:
+        """Make the next read load, unless an invalidation happened too recently. Returns whether it did.
+
+        ``force`` (a key was added to what the loader loads) always takes effect and does not
+        count towards the rate limit: a key the last load did not ask for must be read, not
+        served as a default.
+        """
         with self._lock:
             now = self._clock()
             last = self._invalidated_at
-            if last is not None and now - last < self._min_invalidate_interval_s:
+            if not force and last is not None and now - last < self._min_invalidate_interval_s:
                 return False
-            self._invalidated_at = now
+            if not force:
+                self._invalidated_at = now
             self._expired = True
             self._invalidations += 1
             return True

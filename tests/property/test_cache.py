@@ -233,20 +233,40 @@ def test_single_flight_under_real_threads() -> None:
     assert cache.stats.loads == 1
 
 
-def test_invalidation_is_rate_limited() -> None:
-    """invalidate() forces a reload at most once per minimum interval."""
+def invalidated_once() -> tuple[FakeClock, ScriptedLoader, TtlCache[float]]:
+    """A cache that allows one invalidation per 2 s, loaded, invalidated and loaded again."""
     clock = FakeClock()
     loader = ScriptedLoader(clock)
     cache = TtlCache(loader, ttl_s=60, clock=clock, default=default, min_invalidate_interval_s=2)
     cache.get("a")
     assert cache.invalidate() is True
     cache.get("a")
+    return clock, loader, cache
+
+
+def test_invalidation_is_rate_limited() -> None:
+    """invalidate() forces a reload at most once per minimum interval."""
+    clock, loader, cache = invalidated_once()
     assert cache.invalidate() is False  # within 2 s of the previous invalidation
     cache.get("a")
     clock.now += 2
     assert cache.invalidate() is True
     cache.get("a")
     assert len(loader.attempts) == 3
+
+
+def test_a_forced_invalidation_bypasses_the_rate_limit_and_leaves_it_alone() -> None:
+    """invalidate(force=True) (a key was added to the loader's) always reloads, and does not
+    hold back the next rate-limited invalidation."""
+    clock, loader, cache = invalidated_once()
+    assert cache.invalidate(force=True) is True  # within 2 s of the previous invalidation
+    assert cache.get("a").stale is False
+    assert len(loader.attempts) == 3
+    clock.now += 2  # 2 s after the last rate-limited one, whatever was forced since
+    assert cache.invalidate(force=True) is True
+    assert cache.invalidate() is True
+    cache.get("a")
+    assert len(loader.attempts) == 4
 
 
 def test_an_invalidation_during_a_load_is_not_lost() -> None:

@@ -4,6 +4,11 @@ Every variable is validated and every problem is reported at once: the extension
 to Lambda as ``init/error`` (``Extension.ConfigInvalid``), so a misconfigured function fails
 its first cold start loudly instead of serving guesses. Read after registering (it needs the
 state machine's settings); ``endpoint`` reads the variables needed before.
+
+**Compatibility with circuitbreaker-lambda.** When any of that layer's ``CIRCUITBREAKER_*``
+variables is set, the table may come from ``CIRCUITBREAKER_TABLE``, ``CIRCUIT_BREAKER_CIRCUITS``
+becomes optional, and ``on_demand`` holds the settings, mapped from those variables, of the
+circuits a function names without having configured them (at most ``MAX_ON_DEMAND``).
 """
 
 from __future__ import annotations
@@ -11,11 +16,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Optional
 
 from breaker.machine import BreakerSettings, SettingsError, State
 
-from .endpoint import ConfigError
+from .endpoint import ConfigError, compat_mode
 
 TABLE = "CIRCUIT_BREAKER_TABLE"
 CIRCUITS = "CIRCUIT_BREAKER_CIRCUITS"
@@ -25,6 +30,20 @@ UNKNOWN_STATE = "CIRCUIT_BREAKER_UNKNOWN_STATE"
 DEFAULT_CACHE_TTL_S = 30.0
 UNKNOWN_STATES = (State.CLOSED, State.OPEN)
 
+COMPAT_TABLE = "CIRCUITBREAKER_TABLE"
+# circuitbreaker-lambda's variable -> (the BreakerSettings field it sets, that layer's default,
+# milliseconds to convert to seconds). Fields not listed keep BreakerSettings' defaults.
+COMPAT_SETTINGS = {
+    "CIRCUITBREAKER_FAILURE_THRESHOLD": ("minimum_failures", 5, False),
+    "CIRCUITBREAKER_SUCCESS_THRESHOLD": ("half_open_success_threshold", 2, False),
+    "CIRCUITBREAKER_TIMEOUT_MS": ("open_duration_s", 10_000, True),
+    "CIRCUITBREAKER_MAX_TIMEOUT_MS": ("max_open_duration_s", 60_000, True),
+    "CIRCUITBREAKER_WINDOW_DURATION_MS": ("window_s", 60_000, True),
+}
+# Circuits served on demand at most, per execution environment: a caller naming ever new ids
+# cannot grow the extension's memory, or its BatchGetItem, without limit.
+MAX_ON_DEMAND = 100
+
 
 @dataclass(frozen=True)
 class Config:
@@ -32,6 +51,7 @@ class Config:
     circuits: Mapping[str, BreakerSettings]
     cache_ttl_s: float = DEFAULT_CACHE_TTL_S
     unknown_state: State = State.CLOSED
+    on_demand: Optional[BreakerSettings] = None  # compatibility mode: settings of circuits added on demand
 
 
 def load_config(environ: Mapping[str, str]) -> Config:
@@ -48,17 +68,49 @@ def load_config(environ: Mapping[str, str]) -> Config:
             problems.append(f"{name}: {error}")
             return default
 
-    table = environ.get(TABLE, "").strip()
+    compat = compat_mode(environ)
+    table = environ.get(TABLE, "").strip() if TABLE in environ or not compat else environ.get(COMPAT_TABLE, "").strip()
     if not table:
-        problems.append(f"{TABLE}: required (the name of the circuits table)")
-    if CIRCUITS not in environ:
+        also = f" or {COMPAT_TABLE}" if compat else ""
+        problems.append(f"{TABLE}{also}: required (the name of the circuits table)")
+    if CIRCUITS not in environ and not compat:
         problems.append(f"{CIRCUITS}: required (a JSON object of circuit id -> settings; {{}} as a circuit's settings means the defaults)")
     circuits = parse(CIRCUITS, {}, _circuits)
     ttl = parse(CACHE_TTL_S, DEFAULT_CACHE_TTL_S, _positive_seconds)
     unknown = parse(UNKNOWN_STATE, State.CLOSED, _unknown_state)
+    on_demand = _compat_settings(environ, problems) if compat else None
     if problems:
         raise ConfigError("; ".join(problems))
-    return Config(table=table, circuits=circuits, cache_ttl_s=ttl, unknown_state=unknown)
+    return Config(table=table, circuits=circuits, cache_ttl_s=ttl, unknown_state=unknown, on_demand=on_demand)
+
+
+def _compat_settings(environ: Mapping[str, str], problems: list[str]) -> Optional[BreakerSettings]:
+    """circuitbreaker-lambda's variables mapped onto BreakerSettings; problems name the variable.
+
+    Like that layer, an open period is ``min(TIMEOUT_MS × 2^n, MAX_TIMEOUT_MS)``: the first one
+    is capped by MAX_TIMEOUT_MS too, and each re-open from HALF_OPEN doubles it.
+    """
+    values: dict[str, float] = {}
+    given: dict[str, str] = {}  # field -> the variable that set it, for messages
+    for variable, (name, default, in_ms) in COMPAT_SETTINGS.items():
+        raw = environ.get(variable)
+        number = default
+        if raw is not None:
+            text = raw.strip()
+            if not (text.isascii() and text.isdigit()):
+                problems.append(f"{variable}: must be a whole number{' of milliseconds' if in_ms else ''}, got {raw!r}")
+                continue
+            number, given[name] = int(text), variable
+        values[name] = number / 1000 if in_ms else number
+    if "open_duration_s" in values and "max_open_duration_s" in values:
+        values["open_duration_s"] = min(values["open_duration_s"], values["max_open_duration_s"])
+    try:
+        return BreakerSettings.from_mapping({**values, "open_backoff_multiplier": 2})
+    except SettingsError as error:
+        for name, problem in error.problems.items():
+            variable = given.get(name) or next((v for v, (n, _, _) in COMPAT_SETTINGS.items() if n == name), name)
+            problems.append(f"{variable} (this project's {name}): {problem}")
+        return None
 
 
 def _circuits(raw: str) -> dict[str, BreakerSettings]:

@@ -27,13 +27,19 @@ from .logs import log
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing before registering
 if TYPE_CHECKING:
+    from breaker.machine import BreakerSettings
+
     from .service import CircuitService
 
 HOST = "127.0.0.1"
 TOKEN_HEADER = "X-Circuit-Breaker-Token"
 MAX_BODY_BYTES = 4096
 IDLE_TIMEOUT_S = 60.0  # an idle keep-alive connection is closed after this; the client reconnects
-COLLECTIONS = ("circuits", "circuit")  # "circuit" is the circuitbreaker-lambda layer's spelling
+LEGACY_COLLECTION = "circuit"  # the circuitbreaker-lambda layer's spelling
+COLLECTIONS = ("circuits", LEGACY_COLLECTION)
+# Ids a caller may add on demand: circuitbreaker-lambda's rule (its ids are function names).
+ON_DEMAND_ID_CHARS = frozenset("-_.:0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+MAX_ON_DEMAND_ID_CHARS = 256
 REPORT_FIELDS = {"latency_ms", "error"}
 # RFC 9110 5.1: a field name is a token; a value is visible characters, spaces, tabs and obs-text.
 NAME_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -54,10 +60,49 @@ class ApiServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # a burst of new connections must not overflow the listen backlog
 
-    def __init__(self, port: int, token: str | None) -> None:
+    def __init__(self, port: int, token: str | None, legacy_without_token: bool = False) -> None:
         super().__init__((HOST, port), _Handler)
         self.token = token
+        self.legacy_without_token = legacy_without_token  # compatibility mode: /circuit/... takes no token
         self.service: CircuitService | None = None  # set once the SDK is loaded
+        self._on_demand: BreakerSettings | None = None
+        self._on_demand_limit = 0
+        self._on_demand_added = 0
+        self._on_demand_full_logged = False
+        self._on_demand_lock = threading.Lock()
+
+    def serve_on_demand(self, settings: BreakerSettings, limit: int) -> None:
+        """Compatibility mode: an unconfigured circuit id is added with ``settings``, up to ``limit`` ids."""
+        self._on_demand, self._on_demand_limit = settings, limit
+
+    def add_on_demand(self, service: CircuitService, circuit_id: str) -> None:
+        """Serve an unconfigured ``circuit_id`` from now on, or raise the 404 / 400 that says why not."""
+        if self._on_demand is None:
+            raise HttpError(HTTPStatus.NOT_FOUND, f"unknown circuit {circuit_id!r}")
+        if len(circuit_id) > MAX_ON_DEMAND_ID_CHARS or not ON_DEMAND_ID_CHARS.issuperset(circuit_id):
+            raise HttpError(
+                HTTPStatus.BAD_REQUEST,
+                f"bad circuit id {circuit_id[:60]!r}: at most {MAX_ON_DEMAND_ID_CHARS} letters, digits, '-', '_', '.', ':'",
+            )
+        with self._on_demand_lock:
+            if circuit_id in service.circuit_ids:
+                return
+            full = self._on_demand_added >= self._on_demand_limit
+            if not full:
+                service.add_circuit(circuit_id, self._on_demand)
+                self._on_demand_added += 1
+            first_refusal = full and not self._on_demand_full_logged
+            self._on_demand_full_logged |= full
+        if not full:
+            log("on_demand_added", circuit=circuit_id)
+            return
+        if first_refusal:  # logged once: a bad caller may loop over ever new ids
+            log("on_demand_full", circuit=circuit_id, limit=self._on_demand_limit)
+        raise HttpError(
+            HTTPStatus.NOT_FOUND,
+            f"unknown circuit {circuit_id!r}: {self._on_demand_limit} circuits are served on demand already, "
+            "the most per execution environment; configure it in CIRCUIT_BREAKER_CIRCUITS",
+        )
 
     def start(self) -> None:
         threading.Thread(target=self.serve_forever, name="circuit-breaker-http", daemon=True).start()
@@ -151,8 +196,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length)
 
     def _route(self, body: bytes) -> tuple[HTTPStatus, object]:
-        self._check_token()
         parts = [unquote(part) for part in urlsplit(self.path).path.split("/")[1:]]
+        if not (self.server.legacy_without_token and parts[:1] == [LEGACY_COLLECTION]):
+            self._check_token()
         if parts == ["health"]:
             self._allow("GET")
             return HTTPStatus.OK, self._health()
@@ -185,7 +231,7 @@ class _Handler(BaseHTTPRequestHandler):
         if service is None:
             raise HttpError(HTTPStatus.SERVICE_UNAVAILABLE, "starting: the circuits are not loaded yet")
         if circuit_id is not None and circuit_id not in service.circuit_ids:
-            raise HttpError(HTTPStatus.NOT_FOUND, f"unknown circuit {circuit_id!r}")
+            self.server.add_on_demand(service, circuit_id)  # compatibility mode; else a 404
         return service
 
     def _health(self) -> dict[str, object]:

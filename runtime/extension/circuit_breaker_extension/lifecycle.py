@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from .endpoint import ConfigError, read_endpoint
+from .endpoint import ConfigError, compat_mode, read_endpoint
 from .extensions_api import ExtensionsApi, ExtensionsApiError
 from .http_api import ApiServer
 from .logs import log
@@ -67,7 +67,7 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
     server: ApiServer | None = None
     early: ConfigError | InitFailure | None = None  # reported once registered: init/error needs the identifier
     try:
-        server = _bind(*read_endpoint(environ))
+        server = _bind(*read_endpoint(environ), legacy_without_token=compat_mode(environ))
     except (ConfigError, InitFailure) as problem:
         early = problem
     try:
@@ -88,10 +88,10 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
     return 0
 
 
-def _bind(port: int, token: str | None) -> ApiServer:
+def _bind(port: int, token: str | None, legacy_without_token: bool) -> ApiServer:
     """The HTTP server, bound and serving (until boto3 is loaded, ``/health`` only)."""
     try:
-        server = ApiServer(port, token)
+        server = ApiServer(port, token, legacy_without_token)
     except OSError as error:
         raise InitFailure("Extension.PortUnavailable", f"cannot listen on 127.0.0.1:{port}: {error}") from None
     server.start()
@@ -103,7 +103,7 @@ def _start_service(
 ) -> CircuitService:
     """Configuration, boto3, the first load of the circuits; the server then serves them."""
     # Imported only now, after registering: dataclasses, the state machine and boto3 are slow to load.
-    from .config import load_config
+    from .config import MAX_ON_DEMAND, load_config
     from .sdk import SdkUnavailable, connect
     from .service import CircuitService
 
@@ -132,6 +132,8 @@ def _start_service(
         permanent=sdk.permanent,
     )
     service.prefetch()  # while the runtime starts: the first invocation finds the circuits loaded
+    if config.on_demand is not None:
+        server.serve_on_demand(config.on_demand, MAX_ON_DEMAND)
     server.service = service
     return service
 

@@ -258,6 +258,21 @@ class CircuitService:
             self._cache.invalidate()  # nothing to count yet: still, learn the shared state soon
         return ReportResult(circuit_id, outcome, now, trial=False, queued=queued, record=record)
 
+    def add_circuit(self, circuit_id: str, settings: BreakerSettings) -> bool:
+        """Serve one more circuit from now on (compatibility mode: a circuit named on demand).
+
+        False when it was served already. The circuits' dict is replaced, never changed in
+        place, so a loop over it in another thread (a load, a flush) goes on over the old one.
+        The next lookup loads, this circuit included, whatever the invalidation rate limit.
+        """
+        with self._lock:
+            if circuit_id in self._local:
+                return False
+            self._local = {**self._local, circuit_id: _Local(settings)}
+            self.circuit_ids = frozenset(self._local)
+        self._cache.invalidate(force=True)
+        return True
+
     def prefetch(self) -> None:
         """Load now if the cache expires soon, so the function's next lookup is served at once."""
         self._cache.refresh_if_due(ahead_s=min(REFRESH_AHEAD_S, self._ttl_s / 4))
