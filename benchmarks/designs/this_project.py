@@ -9,11 +9,12 @@ Only DynamoDB is simulated (``VersionedTable``). Its recovery knob is ``open_dur
 business function do: INVOKE (prefetch, retry queued reports), ``GET /circuits/{id}``, and
 after a call ``POST .../success`` or ``.../failure``.
 
-The checker runs ``checker.handler.check``'s two steps on its schedule: take a trial with a
-conditional write (none is granted while OPEN, so it does not probe then), then after the
-probe write the outcome through the state machine. They are split here because a hung probe
-returns ``call_timeout_s`` later, and other environments act in between. Its default
-schedule is ``rate(1 minute)`` (infra/config.py): the 60 s probe interval of every design.
+The checker is ``checker.probing.CheckRun``, the logic ``checker.handler`` runs in Lambda, on
+its schedule (``rate(1 minute)``, the 60 s probe interval of every design): a probe at each run;
+while the circuit is OPEN or HALF_OPEN the run probes again every ``interval_while_open_s``
+(5 s) within the handler's run budget (50 s), and a passing probe lets trials through early.
+The probe's send and its result are split here because a hung probe returns
+``call_timeout_s`` later, and other environments act in between.
 """
 
 from __future__ import annotations
@@ -23,16 +24,11 @@ import io
 from typing import ContextManager, Optional
 
 from breaker.item import from_item
-from breaker.machine import (
-    BreakerSettings,
-    CircuitRecord,
-    State,
-    classify,
-    effective_state,
-    grant_trial,
-    record_outcome,
-)
+from breaker.machine import BreakerSettings, CircuitRecord, State, classify, effective_state
 from breaker.store import CircuitStore, ConflictError
+from checker.config import DEFAULT_INTERVAL_WHILE_OPEN_S
+from checker.handler import RUN_BUDGET_S
+from checker.probing import CheckRun, Probe
 from circuit_breaker_extension.config import DEFAULT_CACHE_TTL_S
 from circuit_breaker_extension.sdk import WRITE_ATTEMPTS
 from circuit_breaker_extension.service import CircuitService
@@ -51,40 +47,42 @@ def _store(table: VersionedTable, max_attempts: int = 8) -> CircuitStore:
 
 
 class ProjectChecker:
-    """``checker.handler.check``: a trial first (refused in OPEN: no probe), then the outcome."""
+    """``checker.handler.check`` on simulated time: ``CheckRun`` decides, the simulator probes."""
 
     def __init__(self, table: VersionedTable, settings: BreakerSettings, clock: Clock, interval_s: float) -> None:
         self._store = _store(table)
         self._settings = settings
         self._wall_ms = epoch_ms(clock)
-        self._trial: Optional[CircuitRecord] = None
+        self._memory: dict[str, bool] = {}  # the checker environment's previous probe, as in Lambda
+        self._run: Optional[CheckRun] = None
+        self._run_ends = 0.0
+        self._probe: Optional[Probe] = None
         self.interval_s = interval_s
 
     def start(self, now: float) -> bool:
-        asked_ms = self._wall_ms()
-        granted = False
-
-        def take(record: CircuitRecord) -> CircuitRecord:
-            nonlocal granted
-            updated, granted = grant_trial(record, self._settings, asked_ms)
-            return updated
-
-        self._trial = self._store.apply(CIRCUIT, take).record
-        return granted
+        if self._run is None:  # a scheduled run begins
+            self._run = CheckRun(CIRCUIT, self._settings, self._store, self._memory)
+            self._run_ends = now + RUN_BUDGET_S
+        step = self._run.start(self._wall_ms())
+        if not isinstance(step, Probe):
+            self._run = None
+            return False
+        self._probe = step
+        return True
 
     def done(self, now: float, ok: bool, latency_s: float) -> Optional[float]:
-        done_ms = self._wall_ms()
+        assert self._run is not None and self._probe is not None
         outcome = classify(ok, latency_s * 1000, self._settings)
-        error = None if ok else "probe failed"
-        self._store.apply(
-            CIRCUIT, lambda record: record_outcome(record, self._settings, outcome, done_ms, error), current=self._trial
-        )
-        return None  # one probe per run
+        self._run.done(self._probe, outcome, self._wall_ms(), error=None if ok else "probe failed")
+        if self._run.again() and now + DEFAULT_INTERVAL_WHILE_OPEN_S < self._run_ends:
+            return DEFAULT_INTERVAL_WHILE_OPEN_S
+        self._run = None
+        return None
 
 
 class ThisProject(Design):
     key = "d"
-    title = "this project (defaults: 5 failures, 30 s open, backoff capped at 60 s, 30 s TTL)"
+    title = "this project (defaults: 35 % repeats of 30 judged failures in 60 s, probes every 5 s while OPEN, 30 s TTL)"
     knob = "open_duration_s"
 
     def __init__(self, scenario: Scenario, clock: Clock, knob_s: Optional[float] = None) -> None:

@@ -19,7 +19,7 @@ from benchmarks.designs.versioned_table import VersionedTable
 from benchmarks.metrics import figures
 from benchmarks.scenario import Dependency, Scenario, probe_draw, request_stream
 from benchmarks.simulator import FALLBACK, LIVE, SimClock, simulate
-from breaker.machine import BreakerSettings, Outcome, record_outcome
+from breaker.machine import BreakerSettings, State, force
 
 TINY = Scenario("error", seed=3, rate_per_s=5.0, environments=3, warmup_s=10.0, probe_interval_s=20.0, after_s=60.0, outage_min_s=30.0, outage_max_s=40.0)
 
@@ -205,12 +205,11 @@ def test_the_current_release_backs_off_from_its_timeout_to_its_cap() -> None:
 
 def test_the_versioned_table_refuses_a_write_on_a_stale_version_and_bills_it() -> None:
     table = VersionedTable()
-    settings = BreakerSettings()
-    failed = lambda record: record_outcome(record, settings, Outcome.FAILURE, 1_000)  # noqa: E731
-    stale = _store(table).apply(CIRCUIT, failed).record  # version 1
-    _store(table).apply(CIRCUIT, failed, current=stale)  # version 2, written from version 1
-    applied = _store(table).apply(CIRCUIT, failed, current=stale)  # version 1 is stale now
-    assert applied.record.version == 3 and applied.record.consecutive_failures == 3
+    flip = lambda record: force(record, State.FORCED_OPEN if record.state is not State.FORCED_OPEN else State.FORCED_CLOSED, 1_000)  # noqa: E731
+    stale = _store(table).apply(CIRCUIT, flip).record  # version 1
+    _store(table).apply(CIRCUIT, flip, current=stale)  # version 2, written from version 1
+    applied = _store(table).apply(CIRCUIT, flip, current=stale)  # version 1 is stale now
+    assert applied.record.version == 3 and applied.record.state is State.FORCED_OPEN
     assert (table.usage.writes, table.usage.failed_writes, table.usage.wru) == (4, 1, 4)
     assert (table.usage.reads, table.usage.rru) == (1, 1)  # the first apply read (strongly consistent)
 
@@ -244,5 +243,5 @@ def test_this_project_short_circuits_a_fleet_after_the_threshold() -> None:
     trace = simulate(ThisProject, TINY)
     start, end = TINY.outage or (0.0, 0.0)
     during = [path for at, path in zip(trace.arrivals, trace.paths) if start <= at < end]
-    assert sum(1 for p in during if p != FALLBACK) >= BreakerSettings().failure_threshold
+    assert sum(1 for p in during if p != FALLBACK) >= BreakerSettings().minimum_failures
     assert during[-1] == FALLBACK
