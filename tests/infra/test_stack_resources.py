@@ -16,7 +16,7 @@ from services.business import settings_from
 from services.mock import parse_mode
 
 from infra.config import StackConfig
-from tests.support.program import ProgramRun, run_program
+from tests.support.program import ProgramRun
 from tests.support.resources import (
     ALARM,
     FUNCTION,
@@ -254,10 +254,3 @@ def test_the_schedule_alone_decides_when_the_checker_probes(run: ProgramRun):
     (checker,) = [f for f in run.of_type(FUNCTION) if f.name == "checker"]
     assert config.inputs["maximumRetryAttempts"] == 0
     assert config.inputs["functionName"] == checker.inputs["name"]
-
-
-def test_the_environment_defaults_to_the_stack_name_so_stacks_never_collide():
-    """A new stack copied from dev without its own `environment` must not reuse dev's names."""
-    run = run_program("staging", {"environment": None}, stack_file=Path(__file__).parents[2] / "Pulumi.dev.yaml")
-    names = {f.inputs["name"] for f in run.of_type(FUNCTION)}
-    assert names and all(name.startswith("cb-staging-") for name in names)
