@@ -32,6 +32,9 @@ class ProbeTarget:
 
     service: ServiceConfig
     base_url: pulumi.Input[str]
+    # What must exist before the first probe can reach the service (a mock's URL and its public
+    # permissions); the checker's schedule for the service depends on these.
+    ready: Sequence[pulumi.Resource] = ()
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ class Checker(pulumi.ComponentResource):
         # Scheduler invokes asynchronously, and Lambda would retry a failed run twice, minutes
         # later and off schedule: each retry a fresh probe counted against the circuit, possibly
         # taking a half-open trial. The schedule alone decides when the checker probes.
-        aws.lambda_.FunctionEventInvokeConfig(
+        invoke_config = aws.lambda_.FunctionEventInvokeConfig(
             f"{name}-invoke-config",
             function_name=function.name,
             maximum_retry_attempts=0,
@@ -93,8 +96,10 @@ class Checker(pulumi.ComponentResource):
             tags=env.tagging.component(COMPONENT),
             opts=child,
         )
+        # Every logical name starts with the component's, so a second checker never collides; the
+        # alias keeps a stack deployed before the prefix from replacing the role and its policy.
         scheduler_role = aws.iam.Role(
-            "scheduler-role",
+            f"{name}-scheduler-role",
             description=f"Lets the {env.name} probe schedules invoke the checker",
             assume_role_policy=assume_role_policy(
                 "scheduler.amazonaws.com",
@@ -104,10 +109,10 @@ class Checker(pulumi.ComponentResource):
                 },
             ),
             tags=env.tagging.component(COMPONENT),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name="scheduler-role")]),
         )
         invoke = aws.iam.RolePolicy(
-            "scheduler-policy",
+            f"{name}-scheduler-policy",
             role=scheduler_role.id,
             policy=policy_document(
                 {
@@ -117,7 +122,7 @@ class Checker(pulumi.ComponentResource):
                     "Resource": function.arn,
                 }
             ),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name="scheduler-policy")]),
         )
         self.schedule_names = {}
         for target in args.targets:
@@ -144,8 +149,11 @@ class Checker(pulumi.ComponentResource):
                     ),
                 ),
                 state="ENABLED",
-                # The first probe must find both the right to invoke and the right to its circuit.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[invoke, access]),
+                # The first probe must find the right to invoke, the checker's no-retry invoke
+                # config, the right to its circuit and a service it can reach.
+                opts=pulumi.ResourceOptions(
+                    parent=self, depends_on=[invoke, invoke_config, access, *target.ready]
+                ),
             )
             self.schedule_names[service.id] = schedule.name
         self.function_name = function.name

@@ -65,8 +65,9 @@ class ProtectedService(pulumi.ComponentResource):
             self.endpoint_url = pulumi.Output.from_input(service.url.rstrip("/"))
             self.mode_parameter = None
             service_url: pulumi.Input[str] = service.url
+            ready: list[pulumi.Resource] = []
         else:
-            self.endpoint_url, self.mode_parameter = self._mock(args, component)
+            self.endpoint_url, self.mode_parameter, ready = self._mock(args, component)
             service_url = self.endpoint_url.apply(lambda base: base + MOCK_RESOURCE_PATH)
 
         business = LambdaFunction(
@@ -106,7 +107,7 @@ class ProtectedService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.business_function = business.name
-        self.probe_target = ProbeTarget(service=service, base_url=self.endpoint_url)
+        self.probe_target = ProbeTarget(service=service, base_url=self.endpoint_url, ready=ready)
         self.register_outputs(
             {
                 "endpoint_url": self.endpoint_url,
@@ -115,8 +116,11 @@ class ProtectedService(pulumi.ComponentResource):
             }
         )
 
-    def _mock(self, args: ProtectedServiceArgs, component: str) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-        """The mock's mode parameter, function and public URL; returns (base URL, parameter name)."""
+    def _mock(
+        self, args: ProtectedServiceArgs, component: str
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str], list[pulumi.Resource]]:
+        """The mock's mode parameter, function and public URL; returns (base URL, parameter name,
+        what a caller needs before it can reach the URL)."""
         service = args.service
         child = pulumi.ResourceOptions(parent=self)
         initial_mode = service.initial_mode()
@@ -152,7 +156,7 @@ class ProtectedService(pulumi.ComponentResource):
             f"{service.id}-mock-url", function_name=function.name, authorization_type="NONE", opts=child
         )
         # A public Function URL needs both permissions (the second since October 2025).
-        aws.lambda_.Permission(
+        public = aws.lambda_.Permission(
             f"{service.id}-mock-url-public",
             function=function.name,
             action="lambda:InvokeFunctionUrl",
@@ -160,7 +164,7 @@ class ProtectedService(pulumi.ComponentResource):
             function_url_auth_type="NONE",
             opts=child,
         )
-        aws.lambda_.Permission(
+        invoke = aws.lambda_.Permission(
             f"{service.id}-mock-url-invoke",
             function=function.name,
             action="lambda:InvokeFunction",
@@ -168,7 +172,7 @@ class ProtectedService(pulumi.ComponentResource):
             invoked_via_function_url=True,
             opts=child,
         )
-        return url.function_url.apply(lambda base: base.rstrip("/")), parameter.name
+        return url.function_url.apply(lambda base: base.rstrip("/")), parameter.name, [url, public, invoke]
 
 
 def business_variables(

@@ -103,13 +103,13 @@ def test_mocks_read_their_own_mode_parameter_and_nothing_else(run: ProgramRun, c
 
 
 def test_the_scheduler_role_serves_only_this_stacks_schedules_and_invokes_only_the_checker(run: ProgramRun):
-    [trust] = statements(run.named("scheduler-role", ROLE), "assumeRolePolicy")
+    [trust] = statements(run.named("checker-scheduler-role", ROLE), "assumeRolePolicy")
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
     assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
     assert trust["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(
         f":schedule-group/{run.outputs['schedule_group']}"
     )
-    [invoke] = statements(run.named("scheduler-policy", ROLE_POLICY))
+    [invoke] = statements(run.named("checker-scheduler-policy", ROLE_POLICY))
     assert invoke["Action"] == ["lambda:InvokeFunction"]
     assert invoke["Resource"].endswith(f":function:{run.outputs['checker_function']}")
 

@@ -179,7 +179,7 @@ def test_each_service_has_a_schedule_the_checker_accepts(run: ProgramRun, config
         assert schedule["state"] == "ENABLED"
         target = schedule["target"]
         assert target["arn"].endswith(checker_arn)
-        assert ":role/scheduler-role" in target["roleArn"]
+        assert ":role/checker-scheduler-role" in target["roleArn"]
         assert target["retryPolicy"]["maximumRetryAttempts"] >= 1
         assert 60 <= target["retryPolicy"]["maximumEventAgeInSeconds"] <= 300
 
@@ -254,3 +254,31 @@ def test_the_schedule_alone_decides_when_the_checker_probes(run: ProgramRun):
     (checker,) = [f for f in run.of_type(FUNCTION) if f.name == "checker"]
     assert config.inputs["maximumRetryAttempts"] == 0
     assert config.inputs["functionName"] == checker.inputs["name"]
+
+
+def test_a_schedule_waits_for_everything_its_first_probe_needs(run: ProgramRun):
+    """The checker's invoke config (no off-schedule retries) and, for a mock, its URL and both
+    public permissions must exist before the schedule can fire its first probe."""
+    urns = {(r.type, r.name): r.urn for r in run.resources}
+    for schedule in run.of_type(SCHEDULE):
+        service_id = schedule.name.removesuffix("-schedule")
+        needed = {
+            urns[("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "checker-invoke-config")],
+            urns[(FUNCTION_URL, f"{service_id}-mock-url")],
+            urns[(PERMISSION, f"{service_id}-mock-url-public")],
+            urns[(PERMISSION, f"{service_id}-mock-url-invoke")],
+        }
+        assert needed <= set(schedule.dependencies), schedule.name
+
+
+def test_every_resource_of_the_checker_is_named_after_it_so_two_checkers_never_collide(
+    run: ProgramRun, config: StackConfig
+):
+    """Logical names are unique per stack: what the checker declares once is prefixed with the
+    component's name (per-service resources carry their service id)."""
+    (checker,) = run.of_type("circuit-breaker:infra:Checker")
+    inside = [r for r in run.resources if top_component(run, r) is checker and r is not checker]
+    stack_wide = [r for r in inside if r.name.split("-")[0] not in config.services]
+    assert {r.name for r in stack_wide} >= {"checker-scheduler-role", "checker-scheduler-policy"}
+    for resource in stack_wide:
+        assert resource.name == checker.name or resource.name.startswith(f"{checker.name}-"), resource.name

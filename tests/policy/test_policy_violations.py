@@ -146,8 +146,8 @@ CASES = [
          edit("checker-policy", ROLE_POLICY, json_at("policy", change=statement(0, Action="*")))),
     Case("data-action-on-every-resource", "iam-least-privilege", "prod", ("payments-business-policy", ROLE_POLICY),
          edit("payments-business-policy", ROLE_POLICY, json_at("policy", change=statement(2, Resource="*")))),
-    Case("not-action", "iam-least-privilege", "dev", ("scheduler-policy", ROLE_POLICY),
-         edit("scheduler-policy", ROLE_POLICY, json_at("policy", change=statement(0, NotAction="iam:*")))),
+    Case("not-action", "iam-least-privilege", "dev", ("checker-scheduler-policy", ROLE_POLICY),
+         edit("checker-scheduler-policy", ROLE_POLICY, json_at("policy", change=statement(0, NotAction="iam:*")))),
     Case("inline-policy-on-role", "iam-least-privilege", "dev", ("checker-role", ROLE),
          edit("checker-role", ROLE, set_path("inlinePolicies", value=[{"name": "extra", "policy": SET_POLICY_DOC}]))),
     Case("managed-policy-document", "iam-least-privilege", "dev", ("extra-policy", IAM_POLICY),
@@ -161,8 +161,8 @@ CASES = [
          edit("checker-role", ROLE, json_at("assumeRolePolicy", change=statement(0, Principal={"AWS": "*"})))),
     Case("anyone", "iam-role-trusts-one-service", "dev", ("payments-business-role", ROLE),
          edit("payments-business-role", ROLE, json_at("assumeRolePolicy", change=statement(0, Principal="*")))),
-    Case("two-services", "iam-role-trusts-one-service", "prod", ("scheduler-role", ROLE),
-         edit("scheduler-role", ROLE, json_at("assumeRolePolicy", change=statement(
+    Case("two-services", "iam-role-trusts-one-service", "prod", ("checker-scheduler-role", ROLE),
+         edit("checker-scheduler-role", ROLE, json_at("assumeRolePolicy", change=statement(
              0, Principal={"Service": ["scheduler.amazonaws.com", "lambda.amazonaws.com"]})))),
     Case("unexpected-service", "iam-role-trusts-one-service", "dev", ("checker-role", ROLE),
          edit("checker-role", ROLE, json_at("assumeRolePolicy", change=statement(

@@ -48,6 +48,7 @@ class CapturedResource:
     urn: str
     inputs: dict  # as the engine receives them: camelCase property names
     parent: Optional[str]  # the parent's URN (the stack's for top-level resources)
+    dependencies: tuple[str, ...] = ()  # the URNs of its explicit and implied dependencies
 
 
 @dataclass
@@ -281,6 +282,7 @@ class _CapturingMonitor(mocks.MockMonitor):
                     urn=response.urn,
                     inputs=rpc.deserialize_properties(request.object),
                     parent=request.parent or None,
+                    dependencies=tuple(request.dependencies),
                 )
             )
         return response

@@ -111,8 +111,8 @@ def stack_resources(kms_key: bool) -> set[tuple[str, str]]:
         (LOG_GROUP, "checker-logs"),
         ("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "checker-invoke-config"),
         ("aws:scheduler/scheduleGroup:ScheduleGroup", "checker-schedules"),
-        (ROLE, "scheduler-role"),
-        (ROLE_POLICY, "scheduler-policy"),
+        (ROLE, "checker-scheduler-role"),
+        (ROLE_POLICY, "checker-scheduler-policy"),
     }
     if kms_key:
         expected |= {
