@@ -96,7 +96,7 @@ class ProtectedService(pulumi.ComponentResource):
             alarm_description=f"The circuit of {service.id} opened: calls now get the fallback",
             namespace=metrics.NAMESPACE,
             metric_name=metrics.OPENED,
-            dimensions={metrics.DIMENSION: service.id},
+            dimensions=metrics.alarm_dimensions(service.id, args.table.name),
             statistic="Sum",
             period=60,
             evaluation_periods=1,

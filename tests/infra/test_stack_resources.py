@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from checker.config import parse_input
-from breaker.metrics import DIMENSION, NAMESPACE
+from breaker.metrics import DIMENSION, NAMESPACE, TABLE_DIMENSION
 from circuit_breaker_extension.config import load_config
 from circuit_breaker_extension.endpoint import read_endpoint
 from services.business import settings_from
@@ -195,7 +195,8 @@ def test_each_circuit_has_an_alarm_on_the_metric_the_checker_emits(run: ProgramR
         alarm = run.named(f"{service.id}-circuit-opened", ALARM).inputs
         assert alarm["namespace"] == NAMESPACE
         assert alarm["metricName"] == "CircuitOpened"
-        assert alarm["dimensions"] == {DIMENSION: service.id}
+        table = run.named("checker", FUNCTION).inputs["environment"]["variables"]["CIRCUIT_BREAKER_TABLE"]
+        assert alarm["dimensions"] == {DIMENSION: service.id, TABLE_DIMENSION: table}
         assert (alarm["statistic"], alarm["period"], alarm["evaluationPeriods"]) == ("Sum", 60, 1)
         assert (alarm["comparisonOperator"], alarm["threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
         assert alarm["treatMissingData"] == "notBreaching"

@@ -56,6 +56,7 @@ class ProgramRun:
     resources: list[CapturedResource]
     outputs: dict  # the resolved stack outputs
     config: dict[str, str] = field(default_factory=dict)  # what the program was given
+    stack: str = "dev"
 
     def of_type(self, type_: str) -> list[CapturedResource]:
         return [resource for resource in self.resources if resource.type == type_]
@@ -92,7 +93,7 @@ def run_program(
     """
     config = engine_config(stack_file or PROJECT_DIR / f"Pulumi.{stack}.yaml", config_overrides or {}, stack)
     region = config.get("aws:region", DEFAULT_REGION)
-    monitor = _CapturingMonitor(_PlausibleCloud(region))
+    monitor = _CapturingMonitor(_PlausibleCloud(region, stack))
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -110,7 +111,7 @@ def run_program(
         loop.close()
         asyncio.set_event_loop(None)
         settings.ROOT.set(None)
-    return ProgramRun(resources=list(monitor.captured), outputs=outputs or {}, config=config)
+    return ProgramRun(resources=list(monitor.captured), outputs=outputs or {}, config=config, stack=stack)
 
 
 class StackConfigRuleError(Exception):
@@ -208,13 +209,15 @@ def _as_text(value: Any) -> str:
 
 
 class _PlausibleCloud(mocks.Mocks):
-    """Outputs shaped like AWS's, derived from the URN so repeated runs agree."""
+    """Outputs shaped like AWS's, derived from the URN so repeated runs agree. Autonames differ
+    from stack to stack, as Pulumi's random suffixes do."""
 
-    def __init__(self, region: str):
+    def __init__(self, region: str, stack: str):
         self.region = region
+        self.stack = stack
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict]:
-        token = hashlib.sha256(f"{args.typ}::{args.name}".encode()).hexdigest()
+        token = hashlib.sha256(f"{self.stack}::{args.typ}::{args.name}".encode()).hexdigest()
         name = args.inputs.get("name") or f"{args.name}-{token[:7]}"
         state = {**args.inputs, "name": name}
         arn = self._arn(args.typ, name, args.inputs, token)
