@@ -3,7 +3,6 @@ and the alarm on its circuit."""
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -18,12 +17,10 @@ from infra.config import ServiceConfig
 from infra.encryption import EncryptionKey
 from infra.environment import Environment
 from infra.function import LambdaFunction, LambdaFunctionArgs
-from infra.iam import circuit_statement, table_key_statement
 from infra.layer import ExtensionLayer
+# business_variables is also imported from here by the local stack (local_stack/fleet.py).
+from infra.payloads import business_statements, business_variables, mock_statements, mock_variables
 from infra.table import CircuitTable
-
-# Where the extension listens on loopback; the client reads the same variable.
-EXTENSION_PORT = 4243
 # What the business function requests on a mock, under the mock's Function URL.
 MOCK_RESOURCE_PATH = "/resource"
 
@@ -81,10 +78,7 @@ class ProtectedService(pulumi.ComponentResource):
                 memory_mb=BUSINESS_MEMORY_MB,
                 timeout_s=timeout_above(service.call_timeout_s),
                 variables=business_variables(service, service_url, args.table.name),
-                statements=[
-                    circuit_statement("OwnCircuit", args.table.arn, [service.id]),
-                    *([table_key_statement(args.key.arn)] if args.key else []),
-                ],
+                statements=business_statements(service, args.table.arn, args.key.arn if args.key else None),
                 layers=[args.layer.arn],
                 key=args.key,
             ),
@@ -144,10 +138,8 @@ class ProtectedService(pulumi.ComponentResource):
                 memory_mb=MOCK_MEMORY_MB,
                 # Outlive every caller's wait, so a slow mode reads as a timeout, not a 502.
                 timeout_s=timeout_above(max(service.call_timeout_s, service.probe.timeout_s)),
-                variables={"MOCK_MODE_PARAMETER": parameter.name, "MOCK_DEFAULT_MODE": initial_mode},
-                statements=[
-                    {"Sid": "ReadMode", "Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": parameter.arn}
-                ],
+                variables=mock_variables(service, parameter.name),
+                statements=mock_statements(parameter.arn),
                 key=args.key,
             ),
             opts=child,
@@ -173,23 +165,6 @@ class ProtectedService(pulumi.ComponentResource):
             opts=child,
         )
         return url.function_url.apply(lambda base: base.rstrip("/")), parameter.name, [url, public, invoke]
-
-
-def business_variables(
-    service: ServiceConfig, service_url: pulumi.Input[str], table_name: pulumi.Input[str]
-) -> dict[str, Any]:
-    """What the business function reads (runtime/services/business.py) and what its extension
-    and client read (runtime/extension): the one circuit it uses, with its breaker settings."""
-    return {
-        "CIRCUIT_ID": service.id,
-        "SERVICE_URL": service_url,
-        "CALL_TIMEOUT_S": str(service.call_timeout_s),
-        "CIRCUIT_BREAKER_TABLE": table_name,
-        "CIRCUIT_BREAKER_CIRCUITS": json.dumps({service.id: service.breaker.to_mapping()}, separators=(",", ":")),
-        "CIRCUIT_BREAKER_PORT": str(EXTENSION_PORT),
-        "CIRCUIT_BREAKER_CACHE_TTL_S": str(service.cache_ttl_s),
-        "CIRCUIT_BREAKER_UNKNOWN_STATE": service.unknown_state.value,
-    }
 
 
 def timeout_above(wait_s: float) -> int:
