@@ -15,7 +15,7 @@ from infra.encryption import EncryptionKey
 from infra.environment import Environment
 from infra.function import LambdaFunction, LambdaFunctionArgs
 from infra.iam import Arn, assume_role_policy, policy_document
-from infra.payloads import checker_statements, checker_variables
+from infra.payloads import checker_statements, checker_variables, scheduler_statements
 from infra.table import CircuitTable
 
 COMPONENT = "checker"
@@ -118,14 +118,7 @@ class Checker(pulumi.ComponentResource):
         invoke = aws.iam.RolePolicy(
             f"{name}-scheduler-policy",
             role=scheduler_role.id,
-            policy=policy_document(
-                {
-                    "Sid": "InvokeChecker",
-                    "Effect": "Allow",
-                    "Action": ["lambda:InvokeFunction"],
-                    "Resource": function.arn,
-                }
-            ),
+            policy=policy_document(*scheduler_statements(function.arn)),
             opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name="scheduler-policy")]),
         )
         self.schedule_names = {}

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 from breaker.machine import BreakerSettings, SettingsError, State
 
+from infra import limits
+
 NAMESPACE = "circuit-breaker"
 
 MockMode = Literal["healthy", "failing", "slow", "flaky"]
@@ -193,6 +195,9 @@ def parse_config(mapping: Mapping[str, Any]) -> StackConfig:
         tags=_tags(problems, root.get("tags")),
         services=_services(problems, root.get("services"), defaults, checker_timeout_s),
     )
+    if not problems.found:  # quotas are measured on a config that is otherwise valid
+        for path, message in limits.problems(config):
+            problems.add(path, message)
     if problems.found:
         raise ConfigError(problems.found)
     return config

@@ -66,5 +66,10 @@ def checker_statements(circuit_ids: Iterable[str], table_arn: Any, key_arn: Opti
     return [circuit_statement("ProbedCircuits", table_arn, circuit_ids), *_key(key_arn)]
 
 
+def scheduler_statements(function_arn: Any) -> list[Statement]:
+    """What the schedules' role may do: invoke the checker, nothing else."""
+    return [{"Sid": "InvokeChecker", "Effect": "Allow", "Action": ["lambda:InvokeFunction"], "Resource": function_arn}]
+
+
 def _key(key_arn: Optional[Any]) -> list[Statement]:
     return [table_key_statement(key_arn)] if key_arn is not None else []

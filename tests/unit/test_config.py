@@ -11,6 +11,7 @@ import pytest
 import yaml
 from pulumi.runtime.config import CONFIG
 
+from infra import limits
 from infra.config import (
     NAMESPACE,
     TOP_LEVEL_KEYS,
@@ -20,6 +21,8 @@ from infra.config import (
     load_stack_config,
     parse_config,
 )
+from infra.iam import document_size, function_statements
+from infra.payloads import checker_statements
 from breaker.machine import BreakerSettings, FailureRateRule, State
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -357,3 +360,38 @@ def test_a_trial_lease_must_outlast_the_trial_call():
         parse_config({"services": {"payments": {"call_timeout_s": 12, "breaker": {"trial_lease_s": 10}}}})
     assert any(problem.startswith("services.payments.breaker.trial_lease_s: must be > the longest trial call (12 s")
                for problem in raised.value.problems)
+
+
+# -- AWS quotas (infra/limits.py), measured on the worst case --------------------------------
+
+
+def fleet(count: int, **settings: Any) -> dict[str, Any]:
+    """``count`` services of 32-character ids, in the longest environment."""
+    return {"environment": "e" * 16, **settings,
+            "services": {f"svc-{index:03d}-" + "x" * 24: {} for index in range(count)}}
+
+
+def test_two_hundred_services_of_32_character_ids_fit_every_quota_with_margin():
+    config = parse_config(fleet(200, kms_key=True))
+    assert len(config.services) == 200
+    table_arn = limits._arn("dynamodb", f"table/{limits._TABLE}")
+    worst = document_size(*function_statements(limits._log_group_arn("cb-" + "e" * 16 + "-checker"),
+                                               checker_statements(config.services, table_arn, limits._KEY_ARN)))
+    assert worst <= 0.85 * limits.IAM_ROLE_POLICIES_CHARS
+
+
+def test_a_fleet_whose_checker_policy_could_exceed_iams_quota_is_refused_naming_the_quota():
+    [problem] = problems_of(fleet(300))
+    assert problem.startswith("services: ") and "checker role" in problem and "10,240" in problem
+
+
+def test_an_environment_that_could_exceed_lambdas_4_kb_is_refused_naming_the_quota():
+    [problem] = problems_of(one_service(url="https://partner.example.com/" + "a" * 4000))
+    assert problem.startswith("services.payments: ") and "4 KB" in problem and "SERVICE_URL" in problem
+
+
+def test_a_name_over_its_limit_is_refused_naming_the_limit(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(limits.NAME_LIMITS, "Lambda function name", 20)
+    found = problems_of({"environment": "staging", **one_service()})
+    assert "services.payments: the Lambda function name 'cb-staging-payments-business' would have 28 " \
+           "characters, over the limit of 20" in found
