@@ -18,34 +18,35 @@ import os
 from typing import Any, Callable, Optional
 
 import boto3
-from botocore.config import Config
 
 from breaker.clock import epoch_ms
 from breaker.machine import CircuitRecord, Outcome, State, classify, effective_state, grant_trial, record_outcome
 from breaker.store import Applied, CircuitStore, Transition
 from httpcall import get
 
+from . import budget
 from .config import InputError, ProbeInput, parse_input
 from .report import CheckReport, log_record, summary
 
-# Bounded so a stalled DynamoDB cannot eat the function timeout (10 s by default): a run makes
-# a read, then a write, each at most 2 attempts of 1 s + 1 s, beside a probe of up to its timeout.
-_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 2})
-
-_store: Optional[CircuitStore] = None
+_store: Optional[CircuitStore] = None  # the store the last run used
+_stores: dict[tuple[str, int], CircuitStore] = {}  # by table and attempts per request (budget.py)
 
 
 clock = epoch_ms  # the state machine's clock, read when a run needs it (tests replace it)
 
 
-def store() -> CircuitStore:
-    """The circuits store, created once per execution environment and reused by later runs."""
+def store(attempts: int = budget.MAX_ATTEMPTS) -> CircuitStore:
+    """The circuits store whose client tries each request ``attempts`` times, created once per
+    execution environment and reused by later runs (a reset ``_store`` starts afresh)."""
     global _store
     if _store is None:
-        table = os.environ.get("CIRCUIT_BREAKER_TABLE")
-        if not table:
-            raise RuntimeError("environment variable CIRCUIT_BREAKER_TABLE is not set")
-        _store = CircuitStore(boto3.client("dynamodb", config=_CLIENT_CONFIG), table)
+        _stores.clear()
+    table = os.environ.get("CIRCUIT_BREAKER_TABLE")
+    if not table:
+        raise RuntimeError("environment variable CIRCUIT_BREAKER_TABLE is not set")
+    if (table, attempts) not in _stores:
+        _stores[table, attempts] = CircuitStore(boto3.client("dynamodb", config=budget.client_config(attempts)), table)
+    _store = _stores[table, attempts]
     return _store
 
 
@@ -55,7 +56,14 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     except InputError as error:
         emit({"level": "ERROR", "message": str(error), "problems": error.problems})
         raise
-    report = check(probe_input, store(), clock)
+    try:
+        # The SDK's retries fit the time left, so even a stalled DynamoDB leaves time to log.
+        circuits = store(budget.dynamodb_attempts(budget.remaining_ms(context), probe_input.timeout_s))
+        report = check(probe_input, circuits, clock)
+    except Exception as error:
+        emit({"level": "ERROR", "message": "check failed", "circuit": probe_input.circuit_id,
+              "error": f"{type(error).__name__}: {error}"})
+        raise
     emit(log_record(report))
     return summary(report)
 
