@@ -116,7 +116,7 @@ def test_an_external_service_has_a_url_and_no_mock():
 def test_service_settings_merge_key_by_key_over_the_defaults():
     config = parse_config({
         "defaults": {
-            "probe": {"path": "/ping", "timeout_s": 3},
+            "probe": {"path": "/resource", "timeout_s": 3},
             "schedule": "rate(2 minutes)",
             "cache_ttl_s": 10,
             "unknown_state": "OPEN",
@@ -141,7 +141,7 @@ def test_service_settings_merge_key_by_key_over_the_defaults():
     assert payments.breaker == BreakerSettings(
         failure_threshold=3, open_duration_s=60, failure_rate=inherited_rule
     )
-    assert payments.probe == ProbeSettings(path="/ping", timeout_s=3.0)
+    assert payments.probe == ProbeSettings(path="/resource", timeout_s=3.0)
     assert payments.schedule == "rate(2 minutes)"
     assert (payments.cache_ttl_s, payments.unknown_state) == (10.0, State.OPEN)
 
@@ -150,7 +150,7 @@ def test_service_settings_merge_key_by_key_over_the_defaults():
         open_duration_s=90,
         failure_rate=FailureRateRule(threshold=0.25, minimum_calls=20, window_calls=50),
     )
-    assert shipping.probe == ProbeSettings(path="/ping", timeout_s=1.0)
+    assert shipping.probe == ProbeSettings(path="/resource", timeout_s=1.0)
     assert (shipping.call_timeout_s, shipping.schedule) == (1.5, "rate(2 minutes)")
 
 
@@ -258,11 +258,21 @@ INVALID = [
     ({"kms_key": 1, **one_service()}, "kms_key", "true or false"),
     ({"architecture": "arm", **one_service()}, "architecture", "arm64, x86_64"),
     ({"lambda_runtime": "python3.9", **one_service()}, "lambda_runtime", "python3.12, python3.13"),
-    ({"checker_timeout_s": 901, **one_service()}, "checker_timeout_s", "must be <= 900"),
+    ({"checker_timeout_s": 61, **one_service()}, "checker_timeout_s", "must be <= 60"),
+    (one_service(probe={"timeout_s": 5.5}), "services.payments.probe.timeout_s", "must leave 5 s"),
+    (one_service(url="https://partner.example.com/api?key=1"), "services.payments.url", "no query string"),
+    (one_service(url="https://partner.example.com/api?"), "services.payments.url", "no query string"),
+    (one_service(url="https://partner.example.com/#top"), "services.payments.url", "fragment"),
+    (one_service(probe={"path": "/status"}), "services.payments.probe.path", "answers 404 on '/status'"),
+    (one_service(mock={"mode": "slow"}, probe={"path": "/healthz?x=1"}), "services.payments.probe.path", "404"),
+    ({"defaults": {"probe": {"path": "/ping"}}, **one_service()}, "services.payments.probe.path", "(inherited)"),
+    ({"tags": {"owner": "Jane (core), R&D!"}, **one_service()}, "tags.owner", "only letters, digits, spaces"),
+    ({"tags": {"owner": ""}, **one_service()}, "tags.owner", "1 to 256 characters"),
+    ({"tags": {"team#1": "core"}, **one_service()}, "tags.team#1", "a tag key may hold only"),
     ({"checker_timeout_s": True, **one_service()}, "checker_timeout_s", "integer"),
     ({"tags": {"aws:owner": "me"}, **one_service()}, "tags.aws:owner", "aws:"),
     ({"tags": {"owner": ["me"]}, **one_service()}, "tags.owner", "must be a string"),
-    ({"tags": {"owner": "x" * 257}, **one_service()}, "tags.owner", "at most 256"),
+    ({"tags": {"owner": "x" * 257}, **one_service()}, "tags.owner", "got 257"),
     ({"tags": "owner=me", **one_service()}, "tags", "must be a mapping"),
 ]
 
@@ -395,3 +405,20 @@ def test_a_name_over_its_limit_is_refused_naming_the_limit(monkeypatch: pytest.M
     found = problems_of({"environment": "staging", **one_service()})
     assert "services.payments: the Lambda function name 'cb-staging-payments-business' would have 28 " \
            "characters, over the limit of 20" in found
+
+
+def test_tag_values_every_tagged_service_accepts_pass():
+    tags = {"owner": "Jane Doe", "cost-center": 1234, "team": "core/platform_2:x=y+z@ü", "dropped": None}
+    assert parse_config({"tags": tags, **one_service()}).tags == {
+        "owner": "Jane Doe", "cost-center": "1234", "team": "core/platform_2:x=y+z@ü"}
+
+
+def test_an_external_service_may_be_probed_on_any_path_and_a_mock_on_each_of_its_routes():
+    assert parse_config(one_service(url="https://partner.example.com/api", probe={"path": "/status"}))
+    for route in ("/health", "/resource", "/mode"):
+        assert parse_config(one_service(probe={"path": route})).services["payments"].probe.path == route
+
+
+def test_the_probe_timeout_may_use_all_but_the_checkers_dynamodb_room():
+    service = parse_config({"checker_timeout_s": 10, **one_service(probe={"timeout_s": 5.0})}).services["payments"]
+    assert service.probe.timeout_s == 5.0
