@@ -46,6 +46,9 @@ MAX_CALL_TIMEOUT_S = 30
 # maxTimeoutSeconds): a config the program accepts must pass the pack. A checker that ran longer
 # than a minute would also overlap the next probe of a once-a-minute schedule.
 MAX_CHECKER_TIMEOUT_S = 60
+# The policy pack's default productionStacks: a stack of one of these names must protect its
+# table and encrypt its logs with the stack's key, or the pack stops its update.
+PRODUCTION_STACKS = ("prod", "production")
 # A tag key or value that every tagged service accepts: the character class of the Lambda, IAM,
 # CloudWatch Logs and SSM patterns ([\p{L}\p{Z}\p{N}_.:/=+\-@]), which Python's re cannot spell,
 # and at least one character in a value, as EventBridge Scheduler requires (botocore models).
@@ -240,9 +243,19 @@ def load_stack_config() -> StackConfig:
         stack = parse_config(raw)
     except ConfigError as error:
         raise pulumi.RunError(str(ConfigError(unreadable + error.problems))) from None
-    if unreadable:
-        raise pulumi.RunError(str(ConfigError(unreadable)))
+    problems = unreadable + production_problems(stack, pulumi.get_stack())
+    if problems:
+        raise pulumi.RunError(str(ConfigError(problems)))
     return stack
+
+
+def production_problems(config: StackConfig, stack: str) -> list[str]:
+    """What the policy pack's production rules would refuse, said before any resource is declared."""
+    if stack not in PRODUCTION_STACKS:
+        return []
+    return [f"{key}: must be true in production stack '{stack}' (policy {policy})"
+            for key, policy in (("deletion_protection", "dynamodb-deletion-protection-in-production"),
+                                ("kms_key", "log-group-kms-in-production")) if not getattr(config, key)]
 
 
 # -- reading sections ----------------------------------------------------------------------

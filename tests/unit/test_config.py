@@ -325,8 +325,10 @@ def test_the_error_message_lists_every_problem():
 
 
 @pytest.fixture
-def stack_config():
-    """Set the stack's config as the Pulumi language host would (every value a string)."""
+def stack_config(monkeypatch: pytest.MonkeyPatch):
+    """Set the stack's config as the Pulumi language host would (every value a string), in a
+    stack named `dev` (other tests' runs leave the SDK's stack name behind)."""
+    monkeypatch.setattr(pulumi, "get_stack", lambda: "dev")
     tokens = []
 
     def set_config(values: dict[str, Any]) -> None:
