@@ -41,19 +41,17 @@ def emf(
     ``table`` defaults to ``$CIRCUIT_BREAKER_TABLE``. Two directives: ``CircuitId`` alone, the
     circuit of that id in every stack of the account and region (a cross-stack view; the
     extension's tests pin it as the first), and ``Table`` + ``CircuitId``, this stack's circuit,
-    which is what alarms watch (:func:`alarm_dimensions`).
+    which is what alarms watch (:func:`alarm_dimensions`). Every deployed function has the table
+    variable (the checker and the extension refuse to start without it); code run outside Lambda
+    without it (the benchmarks' simulation) emits the first directive only.
     """
     table = table or os.environ.get(TABLE_VARIABLE)
-    if not table:
-        raise RuntimeError(f"environment variable {TABLE_VARIABLE} is not set: metrics need their table")
     metrics = [{"Name": name, "Unit": unit} for name, (_, unit) in values.items()]
-    directives = [
-        {"Namespace": NAMESPACE, "Dimensions": [dimensions], "Metrics": metrics}
-        for dimensions in ([DIMENSION], [TABLE_DIMENSION, DIMENSION])
-    ]
+    dimension_sets = [[DIMENSION], [TABLE_DIMENSION, DIMENSION]] if table else [[DIMENSION]]
+    directives = [{"Namespace": NAMESPACE, "Dimensions": [dimensions], "Metrics": metrics} for dimensions in dimension_sets]
     return {
         "_aws": {"Timestamp": at_ms, "CloudWatchMetrics": directives},
         DIMENSION: circuit_id,
-        TABLE_DIMENSION: table,
+        **({TABLE_DIMENSION: table} if table else {}),
         **{name: value for name, (value, _) in values.items()},
     }

@@ -61,3 +61,10 @@ def test_two_stacks_alarms_never_match_each_others_metrics(monkeypatch: pytest.M
             assert sum(matches(alarm.inputs, metric) for metric in emitted[own]) == 2, alarm.name
             # ... and nothing the other stack emits does
             assert not any(matches(alarm.inputs, metric) for metric in emitted[other]), alarm.name
+
+
+def test_outside_lambda_without_a_table_the_metric_keeps_the_circuit_id_alone(monkeypatch: pytest.MonkeyPatch):
+    """The benchmarks' simulation runs the extension's code with no table variable: it must not fail."""
+    monkeypatch.delenv("CIRCUIT_BREAKER_TABLE", raising=False)
+    line = emf("payments", 1, {OPENED: (1, "Count")})
+    assert [dims for _, _, dims in metrics_of(line)] == [frozenset({("CircuitId", "payments")})]
