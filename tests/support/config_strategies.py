@@ -9,13 +9,13 @@ from typing import get_args
 
 from checker.budget import MIN_ROOM_S
 from hypothesis import strategies as st
-from services.mock import ROUTES as MOCK_ROUTES
 
 from breaker.machine import BreakerSettings, FailureRateRule, State
 from infra.config import (
     ENVIRONMENT_PATTERN,
     LOG_RETENTION_DAYS,
     MAX_CHECKER_TIMEOUT_S,
+    MOCK_ROUTES,
     SERVICE_ID_PATTERN,
     TAG_PUNCTUATION,
     Architecture,

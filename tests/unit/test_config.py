@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ from pulumi.runtime.config import CONFIG
 
 from infra import limits
 from infra.config import (
+    MOCK_ROUTES,
     NAMESPACE,
     TOP_LEVEL_KEYS,
     ConfigError,
@@ -424,3 +428,17 @@ def test_an_external_service_may_be_probed_on_any_path_and_a_mock_on_each_of_its
 def test_the_probe_timeout_may_use_all_but_the_checkers_dynamodb_room():
     service = parse_config({"checker_timeout_s": 10, **one_service(probe={"timeout_s": 5.0})}).services["payments"]
     assert service.probe.timeout_s == 5.0
+
+
+def test_the_config_knows_the_routes_the_mock_serves():
+    from services.mock import ROUTES
+
+    assert MOCK_ROUTES == ROUTES
+
+
+def test_the_program_imports_without_boto3_which_its_requirements_do_not_install():
+    """`pulumi preview` runs in a venv holding requirements.txt only: no boto3, no botocore."""
+    code = ("import sys; sys.modules['boto3'] = sys.modules['botocore'] = None; "
+            "import infra.config, infra.limits, infra.payloads, infra.checker, infra.service, infra.bundles")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
+                   env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "runtime")])})
