@@ -14,7 +14,8 @@ from infra.config import ServiceConfig
 from infra.encryption import EncryptionKey
 from infra.environment import Environment
 from infra.function import LambdaFunction, LambdaFunctionArgs
-from infra.iam import Arn, assume_role_policy, circuit_statement, policy_document, table_key_statement
+from infra.iam import Arn, assume_role_policy, policy_document
+from infra.payloads import checker_statements, checker_variables, scheduler_statements
 from infra.table import CircuitTable
 
 COMPONENT = "checker"
@@ -32,6 +33,9 @@ class ProbeTarget:
 
     service: ServiceConfig
     base_url: pulumi.Input[str]
+    # What must exist before the first probe can reach the service (a mock's URL and its public
+    # permissions); the checker's schedule for the service depends on these.
+    ready: Sequence[pulumi.Resource] = ()
 
 
 @dataclass(frozen=True)
@@ -45,10 +49,8 @@ class CheckerArgs:
 
 
 class Checker(pulumi.ComponentResource):
-    """The checker function and, per service, a schedule and the right to that one circuit.
+    """The checker function, with the right to every probed circuit, and a schedule per service.
 
-    Each service's access to the table is its own role policy on the checker's role, next to
-    its schedule: adding a service adds these two resources and changes nothing that exists.
     The schedules live in a group of the stack's own; the scheduler's role can be assumed only
     for that group and may invoke the checker and nothing else.
     """
@@ -71,8 +73,13 @@ class Checker(pulumi.ComponentResource):
                 handler="checker.handler.handler",
                 memory_mb=MEMORY_MB,
                 timeout_s=args.timeout_s,
-                variables={"CIRCUIT_BREAKER_TABLE": args.table.name},
-                statements=[table_key_statement(args.key.arn)] if args.key else [],
+                variables=checker_variables(args.table.name),
+                # One statement lists every probed circuit: IAM caps a role's inline policies
+                # at 10,240 characters together, which a policy per service used up at about
+                # 30 services (docs/deploy.md, Quotas; infra/limits.py checks the config).
+                statements=checker_statements(
+                    [target.service.id for target in args.targets], args.table.arn, args.key.arn if args.key else None
+                ),
                 key=args.key,
             ),
             opts=child,
@@ -80,7 +87,7 @@ class Checker(pulumi.ComponentResource):
         # Scheduler invokes asynchronously, and Lambda would retry a failed run twice, minutes
         # later and off schedule: each retry a fresh probe counted against the circuit, possibly
         # taking a half-open trial. The schedule alone decides when the checker probes.
-        aws.lambda_.FunctionEventInvokeConfig(
+        invoke_config = aws.lambda_.FunctionEventInvokeConfig(
             f"{name}-invoke-config",
             function_name=function.name,
             maximum_retry_attempts=0,
@@ -93,8 +100,10 @@ class Checker(pulumi.ComponentResource):
             tags=env.tagging.component(COMPONENT),
             opts=child,
         )
+        # Every logical name starts with the component's, so a second checker never collides; the
+        # alias keeps a stack deployed before the prefix from replacing the role and its policy.
         scheduler_role = aws.iam.Role(
-            "scheduler-role",
+            f"{name}-scheduler-role",
             description=f"Lets the {env.name} probe schedules invoke the checker",
             assume_role_policy=assume_role_policy(
                 "scheduler.amazonaws.com",
@@ -104,30 +113,17 @@ class Checker(pulumi.ComponentResource):
                 },
             ),
             tags=env.tagging.component(COMPONENT),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name="scheduler-role")]),
         )
         invoke = aws.iam.RolePolicy(
-            "scheduler-policy",
+            f"{name}-scheduler-policy",
             role=scheduler_role.id,
-            policy=policy_document(
-                {
-                    "Sid": "InvokeChecker",
-                    "Effect": "Allow",
-                    "Action": ["lambda:InvokeFunction"],
-                    "Resource": function.arn,
-                }
-            ),
-            opts=child,
+            policy=policy_document(*scheduler_statements(function.arn)),
+            opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name="scheduler-policy")]),
         )
         self.schedule_names = {}
         for target in args.targets:
             service = target.service
-            access = aws.iam.RolePolicy(
-                f"{service.id}-checker-access",
-                role=function.role.id,
-                policy=policy_document(circuit_statement("ProbedCircuit", args.table.arn, [service.id])),
-                opts=child,
-            )
             schedule = aws.scheduler.Schedule(
                 f"{service.id}-schedule",
                 name=service.id,
@@ -144,8 +140,9 @@ class Checker(pulumi.ComponentResource):
                     ),
                 ),
                 state="ENABLED",
-                # The first probe must find both the right to invoke and the right to its circuit.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[invoke, access]),
+                # The first probe must find the right to invoke, the checker's no-retry invoke
+                # config and a service it can reach (the function waits for its own policy).
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[invoke, invoke_config, *target.ready]),
             )
             self.schedule_names[service.id] = schedule.name
         self.function_name = function.name

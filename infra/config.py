@@ -15,11 +15,15 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Collection, Literal, Mapping, Optional, get_args
 from urllib.parse import urlsplit
 
 from breaker.machine import BreakerSettings, SettingsError, State
+from checker.budget import MIN_ROOM_S
+
+from infra import limits
 
 NAMESPACE = "circuit-breaker"
 
@@ -37,7 +41,20 @@ SERVICE_ID_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
 # The environment name ends up in every resource name, so it is kept short.
 ENVIRONMENT_PATTERN = r"^[a-z][a-z0-9-]{0,15}$"
 MAX_CALL_TIMEOUT_S = 30
-MAX_LAMBDA_TIMEOUT_S = 900
+# The policy pack's default bound on every function's timeout (lambda-timeout-and-memory-bounds,
+# maxTimeoutSeconds): a config the program accepts must pass the pack. A checker that ran longer
+# than a minute would also overlap the next probe of a once-a-minute schedule.
+MAX_CHECKER_TIMEOUT_S = 60
+# What a mock answers (runtime/services/mock.py ROUTES, which imports boto3, absent from the
+# program's own requirements; tests/unit/test_config.py keeps the two equal). Anything else is 404.
+MOCK_ROUTES = ("/health", "/resource", "/mode")
+# The policy pack's default productionStacks: a stack of one of these names must protect its
+# table and encrypt its logs with the stack's key, or the pack stops its update.
+PRODUCTION_STACKS = ("prod", "production")
+# A tag key or value that every tagged service accepts: the character class of the Lambda, IAM,
+# CloudWatch Logs and SSM patterns ([\p{L}\p{Z}\p{N}_.:/=+\-@]), which Python's re cannot spell,
+# and at least one character in a value, as EventBridge Scheduler requires (botocore models).
+TAG_PUNCTUATION = "_.:/=+-@"
 
 # Top-level keys, each with the pulumi.Config getter that reads it (structured values are JSON).
 TOP_LEVEL_KEYS = {
@@ -177,7 +194,7 @@ def parse_config(mapping: Mapping[str, Any]) -> StackConfig:
     def read(key: str, check: _Check) -> Any:
         return problems.read(root, "", key, check, getattr(StackConfig, key))
 
-    checker_timeout_s = read("checker_timeout_s", _integer(minimum=1, maximum=MAX_LAMBDA_TIMEOUT_S))
+    checker_timeout_s = read("checker_timeout_s", _integer(minimum=1, maximum=MAX_CHECKER_TIMEOUT_S))
     defaults = ServiceSettings(
         **_service_settings(problems, problems.section(root.get("defaults"), "defaults", _SETTINGS_KEYS),
                             "defaults", ServiceSettings())
@@ -193,6 +210,9 @@ def parse_config(mapping: Mapping[str, Any]) -> StackConfig:
         tags=_tags(problems, root.get("tags")),
         services=_services(problems, root.get("services"), defaults, checker_timeout_s),
     )
+    if not problems.found:  # quotas are measured on a config that is otherwise valid
+        for path, message in limits.problems(config):
+            problems.add(path, message)
     if problems.found:
         raise ConfigError(problems.found)
     return config
@@ -225,9 +245,19 @@ def load_stack_config() -> StackConfig:
         stack = parse_config(raw)
     except ConfigError as error:
         raise pulumi.RunError(str(ConfigError(unreadable + error.problems))) from None
-    if unreadable:
-        raise pulumi.RunError(str(ConfigError(unreadable)))
+    problems = unreadable + production_problems(stack, pulumi.get_stack())
+    if problems:
+        raise pulumi.RunError(str(ConfigError(problems)))
     return stack
+
+
+def production_problems(config: StackConfig, stack: str) -> list[str]:
+    """What the policy pack's production rules would refuse, said before any resource is declared."""
+    if stack not in PRODUCTION_STACKS:
+        return []
+    return [f"{key}: must be true in production stack '{stack}' (policy {policy})"
+            for key, policy in (("deletion_protection", "dynamodb-deletion-protection-in-production"),
+                                ("kms_key", "log-group-kms-in-production")) if not getattr(config, key)]
 
 
 # -- reading sections ----------------------------------------------------------------------
@@ -330,11 +360,21 @@ def _service(
     # Neither mock nor url: the service gets a mock with the built-in (healthy) settings.
     mock = _mock(problems, given_mock, f"{path}.mock") if url is None or given_mock is not None else None
     settings = _service_settings(problems, section, path, defaults)
+
+    def inherited(key: str) -> str:
+        given = isinstance(given_probe, Mapping) and given_probe.get(key) is not None
+        return "" if given else " (inherited)"
+
     timeout_s = settings["probe"].timeout_s
-    if timeout_s >= checker_timeout_s:
-        inherited = not (isinstance(given_probe, Mapping) and given_probe.get("timeout_s") is not None)
-        problems.add(f"{path}.probe.timeout_s", f"must be < checker_timeout_s ({checker_timeout_s}) so the "
-                     f"checker outlives its probe, got {timeout_s!r}" + (" (inherited)" if inherited else ""))
+    if timeout_s > checker_timeout_s - MIN_ROOM_S:
+        problems.add(f"{path}.probe.timeout_s", f"must leave {MIN_ROOM_S:g} s of checker_timeout_s "
+                     f"({checker_timeout_s}) for the checker's DynamoDB requests and its log line "
+                     f"(runtime/checker/budget.py), so at most {checker_timeout_s - MIN_ROOM_S:g}; "
+                     f"got {timeout_s!r}" + inherited("timeout_s"))
+    probe_route = urlsplit(settings["probe"].path).path
+    if mock is not None and probe_route not in MOCK_ROUTES:
+        problems.add(f"{path}.probe.path", f"the mock answers 404 on {probe_route!r}, so every probe would fail: "
+                     f"use one of {', '.join(MOCK_ROUTES)}" + inherited("path"))
     # A half-open trial is one call (the business function's or the checker's probe); a lease
     # that lapses before it reports lets a second trial out beside it.
     longest_call_s = max(settings["call_timeout_s"], timeout_s)
@@ -396,6 +436,9 @@ def _tags(problems: _Problems, raw: Any) -> dict[str, str]:
     for key in section:
         if not isinstance(key, str) or not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
             problems.add(f"tags.{key}", "a tag key must be 1 to 128 characters and not start with 'aws:'")
+        elif not _taggable_text(key):
+            problems.add(f"tags.{key}", f"a tag key may hold only letters, digits, spaces and {TAG_PUNCTUATION} "
+                         "(the pattern Lambda, IAM, CloudWatch Logs and SSM enforce)")
     return {str(key): problems.read(section, "tags", key, _tag_value, "") for key in sorted(section, key=str)}
 
 
@@ -525,6 +568,9 @@ def _url(value: Any) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in text):
         raise _Invalid(f"must be an http:// or https:// URL with a host, got {value!r}")
+    if "?" in text or "#" in text:
+        raise _Invalid(f"must have no query string or fragment: the checker appends probe.path to the URL, "
+                       f"which would put the path inside the query, got {value!r}")
     return text
 
 
@@ -554,9 +600,17 @@ def _schedule(value: Any) -> str:
     raise _Invalid(f"must be rate(N minute|minutes|hour|hours|day|days) or cron(6 fields), got {value!r}")
 
 
+def _taggable_text(text: str) -> bool:
+    return all(unicodedata.category(c)[0] in "LNZ" or c in TAG_PUNCTUATION for c in text)
+
+
 def _tag_value(value: Any) -> str:
     # `pulumi config set --path tags.cost-center 1234` stores an integer: a tag value is text.
     text = str(value) if isinstance(value, int) and not isinstance(value, bool) else _text(value)
-    if len(text) > 256:
-        raise _Invalid(f"a tag value must be at most 256 characters, got {len(text)}")
+    if not 1 <= len(text) <= 256:
+        raise _Invalid(f"a tag value must be 1 to 256 characters (EventBridge Scheduler refuses an empty one), "
+                       f"got {len(text)}")
+    if not _taggable_text(text):
+        raise _Invalid(f"a tag value may hold only letters, digits, spaces and {TAG_PUNCTUATION} (the pattern "
+                       f"Lambda, IAM, CloudWatch Logs and SSM enforce), got {text!r}")
     return text

@@ -5,11 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from infra.config import Architecture, LambdaRuntime, StackConfig
+from infra.payloads import physical_name
 from infra.tags import Tagging
-
-# Physical names start with this short prefix, not the project name: a Lambda function name has
-# at most 64 characters and `cb-<environment (16)>-<service id (32)>-business` has to fit.
-NAME_PREFIX = "cb"
 
 
 @dataclass(frozen=True)
@@ -34,4 +31,4 @@ class Environment:
 
     def physical_name(self, name: str) -> str:
         """The AWS name of a resource that needs a fixed one, e.g. ``cb-dev-payments-business``."""
-        return f"{NAME_PREFIX}-{self.name}-{name}"
+        return physical_name(self.name, name)

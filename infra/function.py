@@ -11,7 +11,7 @@ import pulumi_aws as aws
 from infra.bundles import Bundle
 from infra.encryption import EncryptionKey
 from infra.environment import Environment
-from infra.iam import Statement, assume_role_policy, log_statement, policy_document, tracing_statement
+from infra.iam import Statement, assume_role_policy, function_statements, policy_document
 from infra.tags import FunctionRole
 
 
@@ -72,7 +72,7 @@ class LambdaFunction(pulumi.ComponentResource):
         policy = aws.iam.RolePolicy(
             f"{name}-policy",
             role=self.role.id,
-            policy=policy_document(log_statement(log_group.arn), tracing_statement(), *args.statements),
+            policy=policy_document(*function_statements(log_group.arn, args.statements)),
             opts=child,
         )
         function = aws.lambda_.Function(

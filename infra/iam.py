@@ -4,14 +4,19 @@ Plain dicts rather than ``aws.iam.get_policy_document``: no provider invoke, so 
 are the same under the SDK's mocks as in a real deployment and tests can read them directly.
 Every helper returns one statement; :func:`policy_document` puts statements together. Data
 actions are always scoped to one resource (and, on the table, to given partition keys).
+
+The statement helpers take plain strings as well as Outputs and need the Pulumi SDK only for
+Outputs, so infra/limits.py sizes the very documents the program deploys at config time.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Optional
 
-import pulumi
+if TYPE_CHECKING:
+    import pulumi
 
 Statement = dict[str, Any]  # may hold Outputs anywhere; json_dumps resolves them
 
@@ -21,7 +26,37 @@ CIRCUIT_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Update
 
 
 def policy_document(*statements: Statement) -> pulumi.Output[str]:
-    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
+    import pulumi
+
+    return pulumi.Output.json_dumps(_document(statements))
+
+
+def document_size(*statements: Statement) -> int:
+    """The characters IAM counts for a document of plain ``statements``: its JSON without
+    whitespace (IAM ignores whitespace outside strings; none of ours has any inside one)."""
+    return len(json.dumps(_document(statements), separators=(",", ":")))
+
+
+def _document(statements: Iterable[Statement]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def _joined(*parts: Any) -> Any:
+    """``parts`` concatenated: a string when all are strings, else an Output."""
+    if all(isinstance(part, str) for part in parts):
+        return "".join(parts)
+    import pulumi
+
+    return pulumi.Output.concat(*parts)
+
+
+def _mapped(value: Any, function: Callable[[str], Any]) -> Any:
+    """``function(value)``, through ``apply`` when ``value`` is an Output."""
+    if isinstance(value, str):
+        return function(value)
+    import pulumi
+
+    return pulumi.Output.from_input(value).apply(function)
 
 
 def assume_role_policy(service: str, condition: Optional[Mapping[str, Any]] = None) -> pulumi.Output[str]:
@@ -32,13 +67,18 @@ def assume_role_policy(service: str, condition: Optional[Mapping[str, Any]] = No
     return policy_document(statement)
 
 
+def function_statements(log_group_arn: pulumi.Input[str], data: Iterable[Statement]) -> list[Statement]:
+    """Everything a function's own role policy holds: its logs, its traces, then its ``data`` access."""
+    return [log_statement(log_group_arn), tracing_statement(), *data]
+
+
 def log_statement(log_group_arn: pulumi.Input[str]) -> Statement:
     """Write to one log group. The log group ARN has no ``:*``; its streams are ``<arn>:*``."""
     return {
         "Sid": "WriteOwnLogs",
         "Effect": "Allow",
         "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-        "Resource": pulumi.Output.concat(log_group_arn, ":*"),
+        "Resource": _joined(log_group_arn, ":*"),
     }
 
 
@@ -69,7 +109,7 @@ def circuit_statement(sid: str, table_arn: pulumi.Input[str], circuit_ids: Itera
 
 def table_key_statement(key_arn: pulumi.Input[str]) -> Statement:
     """Use the stack's KMS key, only through DynamoDB, as reads and writes of the encrypted table need."""
-    via_dynamodb = pulumi.Output.from_input(key_arn).apply(lambda arn: service_host("dynamodb", Arn.parse(arn)))
+    via_dynamodb = _mapped(key_arn, lambda arn: service_host("dynamodb", Arn.parse(arn)))
     return {
         "Sid": "UseTableKey",
         "Effect": "Allow",

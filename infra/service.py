@@ -3,7 +3,6 @@ and the alarm on its circuit."""
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -18,12 +17,10 @@ from infra.config import ServiceConfig
 from infra.encryption import EncryptionKey
 from infra.environment import Environment
 from infra.function import LambdaFunction, LambdaFunctionArgs
-from infra.iam import circuit_statement, table_key_statement
 from infra.layer import ExtensionLayer
+# business_variables is also imported from here by the local stack (local_stack/fleet.py).
+from infra.payloads import business_statements, business_variables, mock_statements, mock_variables
 from infra.table import CircuitTable
-
-# Where the extension listens on loopback; the client reads the same variable.
-EXTENSION_PORT = 4243
 # What the business function requests on a mock, under the mock's Function URL.
 MOCK_RESOURCE_PATH = "/resource"
 
@@ -65,8 +62,9 @@ class ProtectedService(pulumi.ComponentResource):
             self.endpoint_url = pulumi.Output.from_input(service.url.rstrip("/"))
             self.mode_parameter = None
             service_url: pulumi.Input[str] = service.url
+            ready: list[pulumi.Resource] = []
         else:
-            self.endpoint_url, self.mode_parameter = self._mock(args, component)
+            self.endpoint_url, self.mode_parameter, ready = self._mock(args, component)
             service_url = self.endpoint_url.apply(lambda base: base + MOCK_RESOURCE_PATH)
 
         business = LambdaFunction(
@@ -80,10 +78,7 @@ class ProtectedService(pulumi.ComponentResource):
                 memory_mb=BUSINESS_MEMORY_MB,
                 timeout_s=timeout_above(service.call_timeout_s),
                 variables=business_variables(service, service_url, args.table.name),
-                statements=[
-                    circuit_statement("OwnCircuit", args.table.arn, [service.id]),
-                    *([table_key_statement(args.key.arn)] if args.key else []),
-                ],
+                statements=business_statements(service, args.table.arn, args.key.arn if args.key else None),
                 layers=[args.layer.arn],
                 key=args.key,
             ),
@@ -95,7 +90,7 @@ class ProtectedService(pulumi.ComponentResource):
             alarm_description=f"The circuit of {service.id} opened: calls now get the fallback",
             namespace=metrics.NAMESPACE,
             metric_name=metrics.OPENED,
-            dimensions={metrics.DIMENSION: service.id},
+            dimensions=metrics.alarm_dimensions(service.id, args.table.name),
             statistic="Sum",
             period=60,
             evaluation_periods=1,
@@ -106,7 +101,7 @@ class ProtectedService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.business_function = business.name
-        self.probe_target = ProbeTarget(service=service, base_url=self.endpoint_url)
+        self.probe_target = ProbeTarget(service=service, base_url=self.endpoint_url, ready=ready)
         self.register_outputs(
             {
                 "endpoint_url": self.endpoint_url,
@@ -115,8 +110,11 @@ class ProtectedService(pulumi.ComponentResource):
             }
         )
 
-    def _mock(self, args: ProtectedServiceArgs, component: str) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-        """The mock's mode parameter, function and public URL; returns (base URL, parameter name)."""
+    def _mock(
+        self, args: ProtectedServiceArgs, component: str
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str], list[pulumi.Resource]]:
+        """The mock's mode parameter, function and public URL; returns (base URL, parameter name,
+        what a caller needs before it can reach the URL)."""
         service = args.service
         child = pulumi.ResourceOptions(parent=self)
         initial_mode = service.initial_mode()
@@ -140,10 +138,8 @@ class ProtectedService(pulumi.ComponentResource):
                 memory_mb=MOCK_MEMORY_MB,
                 # Outlive every caller's wait, so a slow mode reads as a timeout, not a 502.
                 timeout_s=timeout_above(max(service.call_timeout_s, service.probe.timeout_s)),
-                variables={"MOCK_MODE_PARAMETER": parameter.name, "MOCK_DEFAULT_MODE": initial_mode},
-                statements=[
-                    {"Sid": "ReadMode", "Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": parameter.arn}
-                ],
+                variables=mock_variables(service, parameter.name),
+                statements=mock_statements(parameter.arn),
                 key=args.key,
             ),
             opts=child,
@@ -152,7 +148,7 @@ class ProtectedService(pulumi.ComponentResource):
             f"{service.id}-mock-url", function_name=function.name, authorization_type="NONE", opts=child
         )
         # A public Function URL needs both permissions (the second since October 2025).
-        aws.lambda_.Permission(
+        public = aws.lambda_.Permission(
             f"{service.id}-mock-url-public",
             function=function.name,
             action="lambda:InvokeFunctionUrl",
@@ -160,7 +156,7 @@ class ProtectedService(pulumi.ComponentResource):
             function_url_auth_type="NONE",
             opts=child,
         )
-        aws.lambda_.Permission(
+        invoke = aws.lambda_.Permission(
             f"{service.id}-mock-url-invoke",
             function=function.name,
             action="lambda:InvokeFunction",
@@ -168,24 +164,7 @@ class ProtectedService(pulumi.ComponentResource):
             invoked_via_function_url=True,
             opts=child,
         )
-        return url.function_url.apply(lambda base: base.rstrip("/")), parameter.name
-
-
-def business_variables(
-    service: ServiceConfig, service_url: pulumi.Input[str], table_name: pulumi.Input[str]
-) -> dict[str, Any]:
-    """What the business function reads (runtime/services/business.py) and what its extension
-    and client read (runtime/extension): the one circuit it uses, with its breaker settings."""
-    return {
-        "CIRCUIT_ID": service.id,
-        "SERVICE_URL": service_url,
-        "CALL_TIMEOUT_S": str(service.call_timeout_s),
-        "CIRCUIT_BREAKER_TABLE": table_name,
-        "CIRCUIT_BREAKER_CIRCUITS": json.dumps({service.id: service.breaker.to_mapping()}, separators=(",", ":")),
-        "CIRCUIT_BREAKER_PORT": str(EXTENSION_PORT),
-        "CIRCUIT_BREAKER_CACHE_TTL_S": str(service.cache_ttl_s),
-        "CIRCUIT_BREAKER_UNKNOWN_STATE": service.unknown_state.value,
-    }
+        return url.function_url.apply(lambda base: base.rstrip("/")), parameter.name, [url, public, invoke]
 
 
 def timeout_above(wait_s: float) -> int:

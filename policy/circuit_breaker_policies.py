@@ -324,13 +324,39 @@ def statement_problems(statement: Mapping[str, Any], data_services: Iterable[str
         yield "uses NotAction/NotResource, which allows everything not listed: list the actions and resources"
     actions = [str(action) for action in as_list(statement.get("Action"))]
     for action in actions:
-        if action == "*" or re.fullmatch(r"[A-Za-z0-9-]+:\*", action):
-            yield f"allows {action!r}: list the individual actions the function calls"
+        if _WILDCARD.search(action):  # '*', 'dynamodb:*', and partial ones: 'dynamodb:*Item', 'dynamodb:Batch*'
+            yield f"allows {action!r}, a wildcard that also grants actions nobody listed: list the individual actions"
     services = {service.lower() for service in data_services}
     data_actions = [action for action in actions if action.split(":", 1)[0].lower() in services]
-    if data_actions and "*" in as_list(statement.get("Resource")):
+    resources = [str(resource) for resource in as_list(statement.get("Resource"))]
+    if data_actions and "*" in resources:
         yield (f"allows {', '.join(data_actions)} on every resource ('*'): scope Resource to the "
                "table, parameter, key or log group the function uses")
+    elif data_actions and "Condition" not in statement:
+        for resource in resources:
+            if wildcard_resource(resource):
+                yield (f"allows {', '.join(data_actions)} on {resource!r}, every resource of its kind, with no "
+                       "Condition: name the one table, parameter, key or log group the function uses")
+
+
+_WILDCARD = re.compile(r"[*?]")
+
+
+def wildcard_resource(arn: str) -> bool:
+    """Whether an ARN names no one resource: a wildcard in its partition, service, region or
+    account, or in the name of the resource itself (``table/*``, ``table/circuits-*``).
+
+    One trailing ``:*`` or ``/*`` after a named resource stays scoped to it (the streams of one
+    log group, ``log-group:/aws/lambda/f:*``; the indexes of one table, ``table/t/index/*``).
+    """
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or parts[0] != "arn":
+        return bool(_WILDCARD.search(arn))
+    if any(_WILDCARD.search(part) for part in parts[1:5]):
+        return True
+    named = re.sub(r"[:/]\*$", "", parts[5])
+    kind_and_name = re.split(r"[:/]", named, maxsplit=1)
+    return bool(_WILDCARD.search(named)) or len(kind_and_name) < 2 or not kind_and_name[1]
 
 
 def least_privilege(resource: _Resource, config: Mapping[str, Any]) -> Problems:
@@ -628,8 +654,8 @@ POLICIES: list[Policy] = [
     ),
     resource_policy(
         "iam-least-privilege",
-        "IAM permission policies grant no '*' or service-wide actions, no NotAction/NotResource, "
-        "and no data action on every resource.",
+        "IAM permission policies grant no wildcard actions (also partial: 'dynamodb:*Item'), no "
+        "NotAction/NotResource, no data action on every resource, and none on a wildcard ARN without a Condition.",
         frozenset({ROLE, ROLE_POLICY, IAM_POLICY}),
         least_privilege,
         config_schema=PolicyConfigSchema(properties={

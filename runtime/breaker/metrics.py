@@ -2,8 +2,8 @@
 
 The checker and the extension both write one JSON object per stdout line, which Lambda ships to
 CloudWatch Logs; a line that also holds an ``_aws`` member becomes metrics there, with no
-PutMetricData call and no extra permission. Both emit into one namespace and dimension, so one
-alarm per circuit sees a trip whoever caused it.
+PutMetricData call and no extra permission. Both emit into one namespace with the same
+dimensions, so one alarm per circuit sees a trip whoever caused it.
 
 The format (CloudWatch's "Specification: Embedded metric format"): ``_aws`` holds ``Timestamp``
 (epoch milliseconds) and ``CloudWatchMetrics``, a list of directives each naming a
@@ -14,24 +14,45 @@ and metric values are numbers.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import os
+from typing import Any, Mapping, Optional
 
 NAMESPACE = "CircuitBreaker"
 DIMENSION = "CircuitId"
+# The circuits table the circuit lives in: unique per account and region, so a stack's alarm
+# never matches another stack's circuit of the same id. Read from the variable that the checker
+# and every business function (and so its extension) already carry.
+TABLE_DIMENSION = "Table"
+TABLE_VARIABLE = "CIRCUIT_BREAKER_TABLE"
 OPENED = "CircuitOpened"  # the metric each circuit's alarm watches
 TRANSITION = "StateTransition"
 DROPPED = "ReportsDropped"  # outcomes the table refused for good (access denied, validation)
 
 
-def emf(circuit_id: str, at_ms: int, values: Mapping[str, tuple[float, str]]) -> dict[str, Any]:
-    """The members to merge into a log line: ``values`` maps a metric name to (value, unit)."""
-    directive = {
-        "Namespace": NAMESPACE,
-        "Dimensions": [[DIMENSION]],
-        "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in values.items()],
-    }
+def alarm_dimensions(circuit_id: str, table: Any) -> dict[str, Any]:
+    """The dimensions of the one metric a circuit's alarm watches (``table`` may be an Output)."""
+    return {DIMENSION: circuit_id, TABLE_DIMENSION: table}
+
+
+def emf(
+    circuit_id: str, at_ms: int, values: Mapping[str, tuple[float, str]], table: Optional[str] = None
+) -> dict[str, Any]:
+    """The members to merge into a log line: ``values`` maps a metric name to (value, unit).
+
+    ``table`` defaults to ``$CIRCUIT_BREAKER_TABLE``. Two directives: ``CircuitId`` alone, the
+    circuit of that id in every stack of the account and region (a cross-stack view; the
+    extension's tests pin it as the first), and ``Table`` + ``CircuitId``, this stack's circuit,
+    which is what alarms watch (:func:`alarm_dimensions`). Every deployed function has the table
+    variable (the checker and the extension refuse to start without it); code run outside Lambda
+    without it (the benchmarks' simulation) emits the first directive only.
+    """
+    table = table or os.environ.get(TABLE_VARIABLE)
+    metrics = [{"Name": name, "Unit": unit} for name, (_, unit) in values.items()]
+    dimension_sets = [[DIMENSION], [TABLE_DIMENSION, DIMENSION]] if table else [[DIMENSION]]
+    directives = [{"Namespace": NAMESPACE, "Dimensions": [dimensions], "Metrics": metrics} for dimensions in dimension_sets]
     return {
-        "_aws": {"Timestamp": at_ms, "CloudWatchMetrics": [directive]},
+        "_aws": {"Timestamp": at_ms, "CloudWatchMetrics": directives},
         DIMENSION: circuit_id,
+        **({TABLE_DIMENSION: table} if table else {}),
         **{name: value for name, (value, _) in values.items()},
     }

@@ -18,27 +18,24 @@ import time
 from typing import Any, Callable, Optional
 
 import boto3
-from botocore.config import Config
 
 from breaker.clock import epoch_ms
 from breaker.machine import Outcome, classify
 from breaker.store import CircuitStore
 from httpcall import get
 
+from . import budget
 from .config import InputError, ProbeInput, parse_input
 from .probing import CheckRun
 from .report import CheckReport, log_record, summary
-
-# Bounded so a stalled DynamoDB cannot eat the function timeout (10 s by default): a run makes
-# a read, then a write, each at most 2 attempts of 1 s + 1 s, beside a probe of up to its timeout.
-_CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 2})
 
 # A run probes again while a circuit is on its way back, but ends well before the next
 # scheduled run (one a minute) and before the function's own timeout.
 RUN_BUDGET_S = 50.0
 END_MARGIN_MS = 1000
 
-_store: Optional[CircuitStore] = None
+_store: Optional[CircuitStore] = None  # the store the last run used
+_stores: dict[tuple[str, int], CircuitStore] = {}  # by table and attempts per request (budget.py)
 # Whether this execution environment's previous probe of each circuit failed: how a failed
 # probe is judged, like any environment's failure (breaker.machine's trip rule).
 _previous_failed: dict[str, bool] = {}
@@ -48,14 +45,18 @@ clock = epoch_ms  # the state machine's clock, read when a run needs it (tests r
 sleep = time.sleep  # between probes of one run (tests replace it with the clock's)
 
 
-def store() -> CircuitStore:
-    """The circuits store, created once per execution environment and reused by later runs."""
+def store(attempts: int = budget.MAX_ATTEMPTS) -> CircuitStore:
+    """The circuits store whose client tries each request ``attempts`` times, created once per
+    execution environment and reused by later runs (a reset ``_store`` starts afresh)."""
     global _store
     if _store is None:
-        table = os.environ.get("CIRCUIT_BREAKER_TABLE")
-        if not table:
-            raise RuntimeError("environment variable CIRCUIT_BREAKER_TABLE is not set")
-        _store = CircuitStore(boto3.client("dynamodb", config=_CLIENT_CONFIG), table)
+        _stores.clear()
+    table = os.environ.get("CIRCUIT_BREAKER_TABLE")
+    if not table:
+        raise RuntimeError("environment variable CIRCUIT_BREAKER_TABLE is not set")
+    if (table, attempts) not in _stores:
+        _stores[table, attempts] = CircuitStore(boto3.client("dynamodb", config=budget.client_config(attempts)), table)
+    _store = _stores[table, attempts]
     return _store
 
 
@@ -65,9 +66,20 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     except InputError as error:
         emit({"level": "ERROR", "message": str(error), "problems": error.problems})
         raise
-    remaining_ms = context.get_remaining_time_in_millis() if context is not None else RUN_BUDGET_S * 1000
-    deadline_ms = clock() + min(RUN_BUDGET_S * 1000, remaining_ms - END_MARGIN_MS)
-    reports = check(probe_input, store(), clock, deadline_ms=deadline_ms, sleep=sleep)
+    remaining_ms = budget.remaining_ms(context)
+    run_ms = RUN_BUDGET_S * 1000 if remaining_ms is None else min(RUN_BUDGET_S * 1000, remaining_ms - END_MARGIN_MS)
+    deadline_ms = clock() + run_ms
+    reports: list[CheckReport] = []
+    try:
+        # The SDK's retries fit the time left, so even a stalled DynamoDB leaves time to log.
+        circuits = store(budget.dynamodb_attempts(remaining_ms, probe_input.timeout_s))
+        check(probe_input, circuits, clock, deadline_ms=deadline_ms, sleep=sleep, into=reports)
+    except Exception as error:
+        for report in reports:
+            emit(log_record(report))
+        emit({"level": "ERROR", "message": "check failed", "circuit": probe_input.circuit_id,
+              "error": f"{type(error).__name__}: {error}"})
+        raise
     for report in reports:
         emit(log_record(report))
     return {**summary(reports[-1]), "probes": sum(report.outcome is not None for report in reports)}
@@ -79,10 +91,12 @@ def check(
     now: Callable[[], int],
     deadline_ms: Optional[int] = None,
     sleep: Callable[[float], None] = time.sleep,
+    into: Optional[list[CheckReport]] = None,
 ) -> list[CheckReport]:
-    """One run: probe, apply, and while the circuit is OPEN or HALF_OPEN probe again until ``deadline_ms``."""
+    """One run: probe, apply, and while the circuit is OPEN or HALF_OPEN probe again until
+    ``deadline_ms``. Each probe's report is appended to ``into`` as soon as it is made."""
     run = CheckRun(probe_input.circuit_id, probe_input.settings, circuits, _previous_failed)
-    reports: list[CheckReport] = []
+    reports = [] if into is None else into
     interval_ms = probe_input.interval_while_open_s * 1000
     while True:
         step = run.start(now())

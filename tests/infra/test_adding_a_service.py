@@ -1,4 +1,5 @@
-"""`pulumi config set --path 'services.<id>...'` then `pulumi up` adds that service and changes nothing else."""
+"""`pulumi config set --path 'services.<id>...'` then `pulumi up` adds that service, adds its circuit to the
+checker's one circuit statement, and changes nothing else."""
 
 from __future__ import annotations
 
@@ -10,16 +11,23 @@ import pytest
 from checker.config import parse_input
 
 from tests.support.program import ProgramRun, run_program
-from tests.support.resources import FUNCTION, SCHEDULE, comparable, service_resources
+from tests.support.resources import FUNCTION, ROLE_POLICY, SCHEDULE, comparable, service_resources, statements
 
 
 def added_and_changed(before: ProgramRun, after: ProgramRun) -> tuple[set[tuple[str, str]], list[str]]:
-    """What ``after`` declares that ``before`` did not, and the URNs whose inputs differ."""
+    """What ``after`` declares that ``before`` did not, and the URNs whose inputs differ, other
+    than the checker's policy gaining the new circuit (checked by :func:`circuits_probed`)."""
     old, new = before.by_urn(), after.by_urn()
     assert set(old) <= set(new), "a resource disappeared"
     added = {(new[urn].type, new[urn].name) for urn in set(new) - set(old)}
     changed = [urn for urn in old if comparable(old[urn].inputs) != comparable(new[urn].inputs)]
-    return added, changed
+    checker_policy = before.named("checker-policy", ROLE_POLICY).urn
+    return added, [urn for urn in changed if urn != checker_policy]
+
+
+def circuits_probed(run: ProgramRun) -> list[str]:
+    [circuit] = [s for s in statements(run.named("checker-policy", ROLE_POLICY)) if s.get("Sid") == "ProbedCircuits"]
+    return circuit["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
 
 
 def test_a_new_mock_service_adds_exactly_its_resources_and_changes_no_other_input(stack_runs: dict[str, ProgramRun]):
@@ -29,6 +37,7 @@ def test_a_new_mock_service_adds_exactly_its_resources_and_changes_no_other_inpu
 
     assert added == service_resources("billing")
     assert changed == []
+    assert circuits_probed(after) == sorted([*circuits_probed(stack_runs["dev"]), "billing"])
     assert set(after.outputs["services"]) == {"billing", "inventory", "payments", "shipping"}
 
 
@@ -40,6 +49,7 @@ def test_an_external_service_gets_no_mock_and_is_called_at_its_url_as_given(stac
 
     assert added == service_resources("partner", mock=False)
     assert changed == []
+    assert circuits_probed(after) == sorted([*circuits_probed(stack_runs["dev"]), "partner"])
     variables = after.named("partner-business", FUNCTION).inputs["environment"]["variables"]
     assert variables["SERVICE_URL"] == url
     probe = parse_input(json.loads(after.named("partner-schedule", SCHEDULE).inputs["target"]["input"]))

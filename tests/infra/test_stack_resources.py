@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 from checker.config import parse_input
-from breaker.metrics import DIMENSION, NAMESPACE
+from breaker.metrics import DIMENSION, NAMESPACE, TABLE_DIMENSION
 from circuit_breaker_extension.config import load_config
 from circuit_breaker_extension.endpoint import read_endpoint
 from services.business import settings_from
 from services.mock import parse_mode
 
 from infra.config import StackConfig
-from tests.support.program import ProgramRun, run_program
+from tests.support.program import ProgramRun
 from tests.support.resources import (
     ALARM,
     FUNCTION,
@@ -179,7 +179,7 @@ def test_each_service_has_a_schedule_the_checker_accepts(run: ProgramRun, config
         assert schedule["state"] == "ENABLED"
         target = schedule["target"]
         assert target["arn"].endswith(checker_arn)
-        assert ":role/scheduler-role" in target["roleArn"]
+        assert ":role/checker-scheduler-role" in target["roleArn"]
         assert target["retryPolicy"]["maximumRetryAttempts"] >= 1
         assert 60 <= target["retryPolicy"]["maximumEventAgeInSeconds"] <= 300
 
@@ -195,7 +195,8 @@ def test_each_circuit_has_an_alarm_on_the_metric_the_checker_emits(run: ProgramR
         alarm = run.named(f"{service.id}-circuit-opened", ALARM).inputs
         assert alarm["namespace"] == NAMESPACE
         assert alarm["metricName"] == "CircuitOpened"
-        assert alarm["dimensions"] == {DIMENSION: service.id}
+        table = run.named("checker", FUNCTION).inputs["environment"]["variables"]["CIRCUIT_BREAKER_TABLE"]
+        assert alarm["dimensions"] == {DIMENSION: service.id, TABLE_DIMENSION: table}
         assert (alarm["statistic"], alarm["period"], alarm["evaluationPeriods"]) == ("Sum", 60, 1)
         assert (alarm["comparisonOperator"], alarm["threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
         assert alarm["treatMissingData"] == "notBreaching"
@@ -256,8 +257,29 @@ def test_the_schedule_alone_decides_when_the_checker_probes(run: ProgramRun):
     assert config.inputs["functionName"] == checker.inputs["name"]
 
 
-def test_the_environment_defaults_to_the_stack_name_so_stacks_never_collide():
-    """A new stack copied from dev without its own `environment` must not reuse dev's names."""
-    run = run_program("staging", {"environment": None}, stack_file=Path(__file__).parents[2] / "Pulumi.dev.yaml")
-    names = {f.inputs["name"] for f in run.of_type(FUNCTION)}
-    assert names and all(name.startswith("cb-staging-") for name in names)
+def test_a_schedule_waits_for_everything_its_first_probe_needs(run: ProgramRun):
+    """The checker's invoke config (no off-schedule retries) and, for a mock, its URL and both
+    public permissions must exist before the schedule can fire its first probe."""
+    urns = {(r.type, r.name): r.urn for r in run.resources}
+    for schedule in run.of_type(SCHEDULE):
+        service_id = schedule.name.removesuffix("-schedule")
+        needed = {
+            urns[("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "checker-invoke-config")],
+            urns[(FUNCTION_URL, f"{service_id}-mock-url")],
+            urns[(PERMISSION, f"{service_id}-mock-url-public")],
+            urns[(PERMISSION, f"{service_id}-mock-url-invoke")],
+        }
+        assert needed <= set(schedule.dependencies), schedule.name
+
+
+def test_every_resource_of_the_checker_is_named_after_it_so_two_checkers_never_collide(
+    run: ProgramRun, config: StackConfig
+):
+    """Logical names are unique per stack: what the checker declares once is prefixed with the
+    component's name (per-service resources carry their service id)."""
+    (checker,) = run.of_type("circuit-breaker:infra:Checker")
+    inside = [r for r in run.resources if top_component(run, r) is checker and r is not checker]
+    stack_wide = [r for r in inside if r.name.split("-")[0] not in config.services]
+    assert {r.name for r in stack_wide} >= {"checker-scheduler-role", "checker-scheduler-policy"}
+    for resource in stack_wide:
+        assert resource.name == checker.name or resource.name.startswith(f"{checker.name}-"), resource.name

@@ -68,11 +68,11 @@ def program_resources(stack: str, config_overrides: Optional[Mapping[str, Any]] 
     """The program's resources for ``stack``, run under the SDK's mocks by tests/support.
 
     The harness captures inputs only, so each resource's computed outputs are asked again of the
-    same deterministic mock cloud that answered the program (a pure function of type, name and
-    inputs), giving stack policies the state they see after ``pulumi up``.
+    same deterministic mock cloud that answered the program (a pure function of stack, type, name
+    and inputs), giving stack policies the state they see after ``pulumi up``.
     """
     run = program.run_program(stack, config_overrides)
-    cloud = program._PlausibleCloud(run.config.get("aws:region", program.DEFAULT_REGION))
+    cloud = program._PlausibleCloud(run.config.get("aws:region", program.DEFAULT_REGION), run.stack)
     resources = []
     for captured in run.resources:
         computed: Mapping[str, Any] = {}

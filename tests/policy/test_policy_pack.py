@@ -22,7 +22,7 @@ from pulumi_policy.deserialize import serialize_properties
 
 from pack_harness import Resource, named
 from policy import circuit_breaker_policies as pack
-from policy.circuit_breaker_policies import PACK_NAME, POLICIES, TAGGABLE_TYPES, TABLE
+from policy.circuit_breaker_policies import PACK_NAME, POLICIES, TAGGABLE_TYPES, TABLE, wildcard_resource
 
 POLICY_DIR = Path(pack.__file__).resolve().parent
 DOCS = POLICY_DIR.parent / "docs" / "policy.md"
@@ -207,3 +207,17 @@ def test_docs_list_every_policy_with_its_level_and_settings():
         assert f"| {policy.enforcement_level.value} |" in row, policy.name
         for key, spec in (policy.config_schema.properties if policy.config_schema else {}).items():
             assert f"`{key}` (`{json.dumps(spec['default'])}`)" in row, (policy.name, key)
+
+
+@pytest.mark.parametrize(("arn", "broad"), [
+    ("arn:aws:dynamodb:*:*:table/*", True),
+    ("arn:aws:dynamodb:us-east-1:123456789012:table/*", True),
+    ("arn:aws:dynamodb:us-east-1:123456789012:table/circuits-*", True),
+    ("arn:aws:dynamodb:us-east-1:*:table/circuits", True),
+    ("arn:aws:ssm:us-east-1:123456789012:parameter/*", True),
+    ("arn:aws:dynamodb:us-east-1:123456789012:table/circuits", False),
+    ("arn:aws:dynamodb:us-east-1:123456789012:table/circuits/index/*", False),
+    ("arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/cb-dev-checker:*", False),
+])
+def test_a_wildcard_arn_is_one_that_names_no_single_resource(arn, broad):
+    assert wildcard_resource(arn) is broad

@@ -84,6 +84,14 @@ def statement(index: int, **fields: Any) -> Callable[[Any], None]:
     return change
 
 
+def without_condition(index: int, **fields: Any) -> Callable[[Any], None]:
+    def change(document: dict[str, Any]) -> None:
+        document["Statement"][index].pop("Condition", None)
+        document["Statement"][index].update(fields)
+
+    return change
+
+
 def drop(name: str, type_: str) -> Mutation:
     return lambda resources: [r for r in resources if r is not named(resources, name, type_)]
 
@@ -142,12 +150,22 @@ CASES = [
     # IAM permissions (statement 2 of a business policy is its circuit's DynamoDB access).
     Case("service-wildcard", "iam-least-privilege", "dev", ("payments-business-policy", ROLE_POLICY),
          edit("payments-business-policy", ROLE_POLICY, json_at("policy", change=statement(2, Action="dynamodb:*")))),
+    Case("partial-wildcard-item", "iam-least-privilege", "dev", ("payments-business-policy", ROLE_POLICY),
+         edit("payments-business-policy", ROLE_POLICY, json_at("policy", change=statement(2, Action=["dynamodb:*Item"])))),
+    Case("partial-wildcard-batch", "iam-least-privilege", "prod", ("checker-policy", ROLE_POLICY),
+         edit("checker-policy", ROLE_POLICY, json_at("policy", change=statement(2, Action="dynamodb:Batch*")))),
+    Case("every-table-without-condition", "iam-least-privilege", "dev", ("checker-policy", ROLE_POLICY),
+         edit("checker-policy", ROLE_POLICY, json_at("policy", change=without_condition(
+             2, Resource="arn:aws:dynamodb:*:*:table/*")))),
+    Case("every-table-of-the-account", "iam-least-privilege", "prod", ("payments-business-policy", ROLE_POLICY),
+         edit("payments-business-policy", ROLE_POLICY, json_at("policy", change=without_condition(
+             2, Resource="arn:aws:dynamodb:us-east-1:123456789012:table/*")))),
     Case("star-action", "iam-least-privilege", "dev", ("checker-policy", ROLE_POLICY),
          edit("checker-policy", ROLE_POLICY, json_at("policy", change=statement(0, Action="*")))),
     Case("data-action-on-every-resource", "iam-least-privilege", "prod", ("payments-business-policy", ROLE_POLICY),
          edit("payments-business-policy", ROLE_POLICY, json_at("policy", change=statement(2, Resource="*")))),
-    Case("not-action", "iam-least-privilege", "dev", ("scheduler-policy", ROLE_POLICY),
-         edit("scheduler-policy", ROLE_POLICY, json_at("policy", change=statement(0, NotAction="iam:*")))),
+    Case("not-action", "iam-least-privilege", "dev", ("checker-scheduler-policy", ROLE_POLICY),
+         edit("checker-scheduler-policy", ROLE_POLICY, json_at("policy", change=statement(0, NotAction="iam:*")))),
     Case("inline-policy-on-role", "iam-least-privilege", "dev", ("checker-role", ROLE),
          edit("checker-role", ROLE, set_path("inlinePolicies", value=[{"name": "extra", "policy": SET_POLICY_DOC}]))),
     Case("managed-policy-document", "iam-least-privilege", "dev", ("extra-policy", IAM_POLICY),
@@ -161,8 +179,8 @@ CASES = [
          edit("checker-role", ROLE, json_at("assumeRolePolicy", change=statement(0, Principal={"AWS": "*"})))),
     Case("anyone", "iam-role-trusts-one-service", "dev", ("payments-business-role", ROLE),
          edit("payments-business-role", ROLE, json_at("assumeRolePolicy", change=statement(0, Principal="*")))),
-    Case("two-services", "iam-role-trusts-one-service", "prod", ("scheduler-role", ROLE),
-         edit("scheduler-role", ROLE, json_at("assumeRolePolicy", change=statement(
+    Case("two-services", "iam-role-trusts-one-service", "prod", ("checker-scheduler-role", ROLE),
+         edit("checker-scheduler-role", ROLE, json_at("assumeRolePolicy", change=statement(
              0, Principal={"Service": ["scheduler.amazonaws.com", "lambda.amazonaws.com"]})))),
     Case("unexpected-service", "iam-role-trusts-one-service", "dev", ("checker-role", ROLE),
          edit("checker-role", ROLE, json_at("assumeRolePolicy", change=statement(

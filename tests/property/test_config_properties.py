@@ -7,8 +7,6 @@ mutation applied, which must be reported under the mutated key path.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import copy
 import re
 from typing import Any, Callable, get_args
@@ -19,115 +17,15 @@ from hypothesis import given, strategies as st
 from infra.config import (
     ENVIRONMENT_PATTERN,
     LOG_RETENTION_DAYS,
+    MAX_CHECKER_TIMEOUT_S,
     SERVICE_ID_PATTERN,
     Architecture,
     ConfigError,
-    LambdaRuntime,
-    MockMode,
-    MockSettings,
-    ProbeSettings,
-    ServiceConfig,
-    StackConfig,
     parse_config,
 )
-from breaker.machine import BreakerSettings, FailureRateRule, State
+from tests.support.config_strategies import MOCK_MODES, durations, stack_configs
 
-# -- valid configs -------------------------------------------------------------------------
-
-MOCK_MODES = get_args(MockMode)
-
-names = st.from_regex(ENVIRONMENT_PATTERN, fullmatch=True)
-service_ids = st.from_regex(SERVICE_ID_PATTERN, fullmatch=True)
-durations = st.floats(min_value=0.001, max_value=10_000, allow_nan=False, allow_infinity=False)
-rates = st.builds(
-    lambda count, unit: f"rate({count} {unit if count == 1 else unit + 's'})",
-    st.integers(1, 1000),
-    st.sampled_from(["minute", "hour", "day"]),
-)
-crons = st.sampled_from(["cron(0/5 * * * ? *)", "cron(15 10 ? * MON-FRI *)", "cron(0 12 1 * ? 2030)"])
-schedules = st.one_of(rates, crons)
-
-
-@st.composite
-def failure_rate_rules(draw) -> FailureRateRule:
-    minimum_calls = draw(st.integers(1, 100))
-    window = draw(st.one_of(
-        st.builds(lambda calls: {"window_calls": calls}, st.integers(minimum_calls, 1000)),
-        st.builds(lambda seconds: {"window_seconds": seconds}, durations),
-    ))
-    return FailureRateRule(threshold=draw(st.floats(0.01, 1)), minimum_calls=minimum_calls, **window)
-
-
-@st.composite
-def breaker_settings(draw) -> BreakerSettings:
-    open_duration_s = draw(durations)
-    return BreakerSettings(
-        failure_threshold=draw(st.integers(1, 100)),
-        failure_rate=draw(st.none() | failure_rate_rules()),
-        slow_call_threshold_ms=draw(st.none() | st.integers(1, 60_000)),
-        open_duration_s=open_duration_s,
-        open_backoff_multiplier=draw(st.floats(1, 10)),
-        max_open_duration_s=open_duration_s + draw(st.floats(0, 10_000)),
-        half_open_max_trials=draw(st.integers(1, 10)),
-        half_open_success_threshold=draw(st.integers(1, 10)),
-        trial_lease_s=draw(durations),
-    )
-
-
-mocks = st.builds(
-    MockSettings,
-    mode=st.sampled_from(MOCK_MODES),
-    failure_status=st.integers(400, 599),
-    delay_ms=st.integers(1, 60_000),
-    failure_rate=st.floats(0, 1),
-)
-urls = st.builds(
-    lambda scheme, host, path: f"{scheme}://{host}.example.com{path}",
-    st.sampled_from(["http", "https"]),
-    names,
-    st.from_regex(r"(/[a-z0-9]{1,8}){0,3}", fullmatch=True),
-)
-
-
-@st.composite
-def services(draw, service_id: str, checker_timeout_s: int) -> ServiceConfig:
-    source = draw(st.one_of(st.builds(lambda m: {"mock": m}, mocks), st.builds(lambda u: {"url": u}, urls)))
-    probe_timeout_s = draw(st.floats(min_value=0.001, max_value=checker_timeout_s, exclude_max=True))
-    call_timeout_s = draw(st.floats(min_value=0.001, max_value=30))
-    # A trial's lease must outlast the trial call, whichever caller makes it.
-    trial_lease_s = max(probe_timeout_s, call_timeout_s) + draw(durations)
-    return ServiceConfig(
-        id=service_id,
-        probe=ProbeSettings(path=draw(st.from_regex(r"/[a-z0-9/_-]{0,20}", fullmatch=True)), timeout_s=probe_timeout_s),
-        schedule=draw(schedules),
-        breaker=replace(draw(breaker_settings()), trial_lease_s=trial_lease_s),
-        cache_ttl_s=draw(durations),
-        call_timeout_s=call_timeout_s,
-        unknown_state=draw(st.sampled_from([State.CLOSED, State.OPEN])),
-        **source,
-    )
-
-
-@st.composite
-def stack_configs(draw) -> StackConfig:
-    checker_timeout_s = draw(st.integers(1, 900))
-    ids = draw(st.lists(service_ids, min_size=1, max_size=4, unique=True))
-    return StackConfig(
-        environment=draw(names),
-        log_retention_days=draw(st.sampled_from(LOG_RETENTION_DAYS)),
-        deletion_protection=draw(st.booleans()),
-        kms_key=draw(st.booleans()),
-        architecture=draw(st.sampled_from(get_args(Architecture))),
-        lambda_runtime=draw(st.sampled_from(get_args(LambdaRuntime))),
-        checker_timeout_s=checker_timeout_s,
-        tags=draw(st.dictionaries(
-            st.from_regex(r"[A-Za-z][A-Za-z0-9_.:/=+@-]{0,20}", fullmatch=True).filter(
-                lambda key: not key.lower().startswith("aws:")),
-            st.text(max_size=40),
-            max_size=4,
-        )),
-        services={i: draw(services(i, checker_timeout_s)) for i in sorted(ids)},
-    )
+# -- valid configs: tests/support/config_strategies.py ---------------------------------------
 
 
 @given(stack_configs())
@@ -291,7 +189,7 @@ def bad_scalar(mapping, data):
         st.tuples(st.just("kms_key"), st.sampled_from(["yes", 1, "false"])),
         st.tuples(st.just("architecture"), st.text().filter(lambda a: a not in get_args(Architecture))),
         st.tuples(st.just("lambda_runtime"), st.sampled_from(["python3.11", "nodejs20.x", "", 3.12])),
-        st.tuples(st.just("checker_timeout_s"), st.integers().filter(lambda t: not 1 <= t <= 900)),
+        st.tuples(st.just("checker_timeout_s"), st.integers().filter(lambda t: not 1 <= t <= MAX_CHECKER_TIMEOUT_S)),
         st.tuples(st.just("environment"), bad_names),
     ), label="scalar")
     mapping[key] = value
@@ -303,6 +201,7 @@ def bad_tag(mapping, data):
         st.tuples(st.just("aws:owner"), st.just("me")),
         st.tuples(st.just("owner"), st.lists(st.text()) | st.floats() | st.booleans()),
         st.tuples(st.just("owner"), st.text(min_size=257)),
+        st.tuples(st.just("owner"), st.sampled_from(["", "Jane (core), R&D!", "a,b", "50%", "x#1"])),
     ), label="tag")
     mapping["tags"][key] = value
     return f"tags.{key}"

@@ -10,7 +10,7 @@ import pytest
 
 from breaker.machine import BreakerSettings, CircuitRecord, State, created, grant_trial, window_counts
 from breaker.store import CircuitStore
-from checker import handler as checker
+from checker import budget, handler as checker
 from checker.config import InputError, parse_input
 from breaker.metrics import NAMESPACE
 
@@ -383,3 +383,51 @@ def test_summary_is_what_the_record_says(clock, circuits, service, capsys):
     assert summary["version"] == record.version == 1
     assert {k: line[k] for k in summary if k != "probes"} == {k: v for k, v in summary.items() if k != "probes"}
     json.dumps(summary)
+
+
+# -- the time budget (checker/budget.py) -----------------------------------------------------
+
+
+class LambdaContext:
+    def __init__(self, remaining_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.mark.parametrize("remaining_ms", [5_000, 6_000, 10_000, 13_000, 16_500, 30_000, 60_000])
+@pytest.mark.parametrize("probe_timeout_s", [0.5, 2.0, 5.0])
+def test_retries_are_bounded_so_requests_probe_and_log_fit_the_time_left(remaining_ms, probe_timeout_s):
+    attempts = budget.dynamodb_attempts(remaining_ms, probe_timeout_s)
+    worst_s = budget.CALLS * budget.request_worst_s(attempts) + probe_timeout_s + budget.LOG_RESERVE_S
+    assert 1 <= attempts <= budget.MAX_ATTEMPTS
+    if remaining_ms / 1000 >= probe_timeout_s + budget.MIN_ROOM_S:  # what the config guarantees
+        assert worst_s <= remaining_ms / 1000
+    if attempts < budget.MAX_ATTEMPTS:  # one more attempt would not have fitted
+        assert worst_s - budget.CALLS * (budget.request_worst_s(attempts) - budget.request_worst_s(attempts + 1)) \
+            > remaining_ms / 1000
+
+
+def test_dev_shipping_fits_its_checker_timeout_in_the_worst_case():
+    """The issue's case: a 5 s probe in a 10 s checker was 13 s in the worst case before."""
+    attempts = budget.dynamodb_attempts(10_000, 5.0)
+    assert (attempts, budget.CALLS * budget.request_worst_s(attempts) + 5.0 + budget.LOG_RESERVE_S) == (1, 10.0)
+
+
+def test_the_handler_sizes_the_sdks_retries_from_the_time_left(clock, circuits, service, capsys):
+    checker.handler(event(service.url()), LambdaContext(10_000))
+    assert checker._store._client.meta.config.retries["total_max_attempts"] == 1
+    checker.handler(event(service.url()), LambdaContext(60_000))
+    assert checker._store._client.meta.config.retries["total_max_attempts"] == budget.MAX_ATTEMPTS
+    assert checker._store._client.meta.config.connect_timeout == budget.CONNECT_TIMEOUT_S
+    capsys.readouterr()
+
+
+def test_a_run_that_fails_on_dynamodb_still_logs_its_outcome(clock, circuits, service, monkeypatch, capsys):
+    monkeypatch.setenv("CIRCUIT_BREAKER_TABLE", "no-such-table")
+    with pytest.raises(Exception, match="ResourceNotFound|non-existent|not found"):
+        checker.handler(event(service.url()), LambdaContext(10_000))
+    [line] = [json.loads(text) for text in capsys.readouterr().out.splitlines()]
+    assert (line["level"], line["message"], line["circuit"]) == ("ERROR", "check failed", "payments")
+    assert "ResourceNotFound" in line["error"]

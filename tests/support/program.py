@@ -48,6 +48,7 @@ class CapturedResource:
     urn: str
     inputs: dict  # as the engine receives them: camelCase property names
     parent: Optional[str]  # the parent's URN (the stack's for top-level resources)
+    dependencies: tuple[str, ...] = ()  # the URNs of its explicit and implied dependencies
 
 
 @dataclass
@@ -55,6 +56,7 @@ class ProgramRun:
     resources: list[CapturedResource]
     outputs: dict  # the resolved stack outputs
     config: dict[str, str] = field(default_factory=dict)  # what the program was given
+    stack: str = "dev"
 
     def of_type(self, type_: str) -> list[CapturedResource]:
         return [resource for resource in self.resources if resource.type == type_]
@@ -86,11 +88,12 @@ def run_program(
     ``config_overrides`` maps a key path as ``pulumi config set --path`` takes it, without the
     ``circuit-breaker:`` namespace (``"services.billing.mock.mode"``), or a namespaced top-level
     key (``"aws:region"``), to its value; ``None`` removes the key. ``stack_file`` replaces
-    ``Pulumi.<stack>.yaml``.
+    ``Pulumi.<stack>.yaml``. Raises :class:`StackConfigRuleError` where the CLI would refuse the
+    stack's config before running the program.
     """
-    config = engine_config(stack_file or PROJECT_DIR / f"Pulumi.{stack}.yaml", config_overrides or {})
+    config = engine_config(stack_file or PROJECT_DIR / f"Pulumi.{stack}.yaml", config_overrides or {}, stack)
     region = config.get("aws:region", DEFAULT_REGION)
-    monitor = _CapturingMonitor(_PlausibleCloud(region))
+    monitor = _CapturingMonitor(_PlausibleCloud(region, stack))
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -108,20 +111,73 @@ def run_program(
         loop.close()
         asyncio.set_event_loop(None)
         settings.ROOT.set(None)
-    return ProgramRun(resources=list(monitor.captured), outputs=outputs or {}, config=config)
+    return ProgramRun(resources=list(monitor.captured), outputs=outputs or {}, config=config, stack=stack)
 
 
-def engine_config(stack_file: Path, overrides: Mapping[str, Any]) -> dict[str, str]:
+class StackConfigRuleError(Exception):
+    """The Pulumi CLI would stop here, before the program runs (message as the CLI words it)."""
+
+
+def engine_config(
+    stack_file: Path, overrides: Mapping[str, Any], stack: str = "dev", project_file: Optional[Path] = None
+) -> dict[str, str]:
     """The config as the engine passes it to a program: ``Pulumi.yaml`` defaults, then the stack
-    file, then ``overrides``; every value as text, structured values as JSON."""
-    declared = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text()).get("config") or {}
-    values: dict[str, Any] = {
-        key: spec["default"] for key, spec in declared.items() if isinstance(spec, Mapping) and "default" in spec
-    }
-    values.update(copy.deepcopy((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}))
+    file, then ``overrides``; every value as text, structured values as JSON.
+
+    Before that, the CLI's checks on the keys ``Pulumi.yaml`` declares are applied (see
+    :func:`check_declared_keys`), so a stack the CLI would refuse is refused here too.
+    """
+    declared = _declared_keys(project_file or PROJECT_DIR / "Pulumi.yaml")
+    values: dict[str, Any] = copy.deepcopy((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
     for path, value in overrides.items():
         _set_path(values, path, value)
-    return {key: _as_text(value) for key, value in values.items()}
+    check_declared_keys(stack, declared, values)
+    defaults = {key: spec["default"] for key, spec in declared.items() if "default" in spec}
+    return {key: _as_text(value) for key, value in {**defaults, **values}.items()}
+
+
+def _declared_keys(project_file: Path) -> dict[str, dict[str, Any]]:
+    """Pulumi.yaml's ``config`` block, each key with its namespace (a bare key is the project's),
+    each declaration as a mapping (a bare value is a default with no type)."""
+    block = yaml.safe_load(project_file.read_text()).get("config") or {}
+    return {
+        (key if ":" in key else f"{PROJECT}:{key}"): (spec if isinstance(spec, Mapping) else {"default": spec})
+        for key, spec in block.items()
+    }
+
+
+def check_declared_keys(stack: str, declared: Mapping[str, Mapping[str, Any]], values: Mapping[str, Any]) -> None:
+    """What ``pulumi preview`` checks before it starts the program: a declared key with a ``type``
+    and no ``default`` is required, and a given value must be of the declared type. (The CLI's
+    ``ValidateStackConfigAndApplyProjectConfig``; its messages are quoted.)"""
+    problems = []
+    for key, spec in declared.items():
+        if "type" not in spec:
+            continue
+        if key not in values:
+            if "default" not in spec:
+                problems.append(f"Stack '{stack}' is missing configuration value '{key}'")
+            continue
+        if not _of_type(values[key], spec["type"]):
+            problems.append(f"Stack '{stack}' with configuration key '{key}' must be of type '{spec['type']}'")
+    if problems:
+        raise StackConfigRuleError("\n".join(problems))
+
+
+def _of_type(value: Any, type_: str) -> bool:
+    """Whether a stack file's value is of a declared type. ``pulumi config set`` (without
+    ``--path``) stores every value as text, so text that reads as the type counts as the type."""
+    if type_ == "string":
+        return isinstance(value, str)
+    if type_ == "integer":
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, str) and value.strip().lstrip("+-").isdigit()
+        )
+    if type_ == "boolean":
+        return isinstance(value, bool) or value in ("true", "false")
+    if type_ == "array":
+        return isinstance(value, list)
+    raise ValueError(f"Pulumi.yaml declares an unknown config type {type_!r}")
 
 
 def _set_path(values: dict[str, Any], path: str, value: Any) -> None:
@@ -153,13 +209,15 @@ def _as_text(value: Any) -> str:
 
 
 class _PlausibleCloud(mocks.Mocks):
-    """Outputs shaped like AWS's, derived from the URN so repeated runs agree."""
+    """Outputs shaped like AWS's, derived from the URN so repeated runs agree. Autonames differ
+    from stack to stack, as Pulumi's random suffixes do."""
 
-    def __init__(self, region: str):
+    def __init__(self, region: str, stack: str):
         self.region = region
+        self.stack = stack
 
     def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict]:
-        token = hashlib.sha256(f"{args.typ}::{args.name}".encode()).hexdigest()
+        token = hashlib.sha256(f"{self.stack}::{args.typ}::{args.name}".encode()).hexdigest()
         name = args.inputs.get("name") or f"{args.name}-{token[:7]}"
         state = {**args.inputs, "name": name}
         arn = self._arn(args.typ, name, args.inputs, token)
@@ -227,6 +285,7 @@ class _CapturingMonitor(mocks.MockMonitor):
                     urn=response.urn,
                     inputs=rpc.deserialize_properties(request.object),
                     parent=request.parent or None,
+                    dependencies=tuple(request.dependencies),
                 )
             )
         return response

@@ -69,12 +69,12 @@ def comparable(value: Any) -> Any:
 
 
 def service_resources(service_id: str, mock: bool = True) -> set[tuple[str, str]]:
-    """(type, logical name) of everything one service adds, the checker's share included."""
+    """(type, logical name) of everything one service adds, its schedule included (its circuit
+    joins the checker's one circuit statement, which changes; see tests/infra/test_adding_a_service.py)."""
     functions = ("business", "mock") if mock else ("business",)
     expected = {
         ("circuit-breaker:infra:ProtectedService", service_id),
         (ALARM, f"{service_id}-circuit-opened"),
-        (ROLE_POLICY, f"{service_id}-checker-access"),
         (SCHEDULE, f"{service_id}-schedule"),
     }
     for kind in functions:
@@ -111,8 +111,8 @@ def stack_resources(kms_key: bool) -> set[tuple[str, str]]:
         (LOG_GROUP, "checker-logs"),
         ("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "checker-invoke-config"),
         ("aws:scheduler/scheduleGroup:ScheduleGroup", "checker-schedules"),
-        (ROLE, "scheduler-role"),
-        (ROLE_POLICY, "scheduler-policy"),
+        (ROLE, "checker-scheduler-role"),
+        (ROLE_POLICY, "checker-scheduler-policy"),
     }
     if kms_key:
         expected |= {

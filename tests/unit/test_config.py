@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,9 @@ import pytest
 import yaml
 from pulumi.runtime.config import CONFIG
 
+from infra import limits
 from infra.config import (
+    MOCK_ROUTES,
     NAMESPACE,
     TOP_LEVEL_KEYS,
     ConfigError,
@@ -20,6 +25,8 @@ from infra.config import (
     load_stack_config,
     parse_config,
 )
+from infra.iam import document_size, function_statements
+from infra.payloads import checker_statements
 from breaker.machine import BreakerSettings, FailureRateRule, State
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,14 +86,13 @@ def test_project_file_declares_every_scalar_key_with_the_parser_default():
     built_in = parse_config(one_service())
     python_type = {"string": str, "integer": int, "boolean": bool}
 
-    scalars = {key for key, getter in TOP_LEVEL_KEYS.items() if getter != "get_object"}
+    # `environment` defaults to the stack's name, which only load_stack_config knows: declared
+    # without a default, the CLI would require it (tests/infra/test_cli_config_rules.py).
+    scalars = {key for key, getter in TOP_LEVEL_KEYS.items() if getter != "get_object"} - {"environment"}
     assert {key.removeprefix(PREFIX) for key in declared} == scalars
     for key, declaration in declared.items():
         name = key.removeprefix(PREFIX)
         assert declaration["description"]
-        if name == "environment":  # defaults to the stack's name, which only load_stack_config knows
-            assert "default" not in declaration
-            continue
         assert type(declaration["default"]) is python_type[declaration["type"]]
         assert declaration["default"] == getattr(built_in, name)
 
@@ -114,7 +120,7 @@ def test_an_external_service_has_a_url_and_no_mock():
 def test_service_settings_merge_key_by_key_over_the_defaults():
     config = parse_config({
         "defaults": {
-            "probe": {"path": "/ping", "timeout_s": 3},
+            "probe": {"path": "/resource", "timeout_s": 3},
             "schedule": "rate(2 minutes)",
             "cache_ttl_s": 10,
             "unknown_state": "OPEN",
@@ -139,7 +145,7 @@ def test_service_settings_merge_key_by_key_over_the_defaults():
     assert payments.breaker == BreakerSettings(
         failure_threshold=3, open_duration_s=60, failure_rate=inherited_rule
     )
-    assert payments.probe == ProbeSettings(path="/ping", timeout_s=3.0)
+    assert payments.probe == ProbeSettings(path="/resource", timeout_s=3.0)
     assert payments.schedule == "rate(2 minutes)"
     assert (payments.cache_ttl_s, payments.unknown_state) == (10.0, State.OPEN)
 
@@ -148,7 +154,7 @@ def test_service_settings_merge_key_by_key_over_the_defaults():
         open_duration_s=90,
         failure_rate=FailureRateRule(threshold=0.25, minimum_calls=20, window_calls=50),
     )
-    assert shipping.probe == ProbeSettings(path="/ping", timeout_s=1.0)
+    assert shipping.probe == ProbeSettings(path="/resource", timeout_s=1.0)
     assert (shipping.call_timeout_s, shipping.schedule) == (1.5, "rate(2 minutes)")
 
 
@@ -256,11 +262,21 @@ INVALID = [
     ({"kms_key": 1, **one_service()}, "kms_key", "true or false"),
     ({"architecture": "arm", **one_service()}, "architecture", "arm64, x86_64"),
     ({"lambda_runtime": "python3.9", **one_service()}, "lambda_runtime", "python3.12, python3.13"),
-    ({"checker_timeout_s": 901, **one_service()}, "checker_timeout_s", "must be <= 900"),
+    ({"checker_timeout_s": 61, **one_service()}, "checker_timeout_s", "must be <= 60"),
+    (one_service(probe={"timeout_s": 5.5}), "services.payments.probe.timeout_s", "must leave 5 s"),
+    (one_service(url="https://partner.example.com/api?key=1"), "services.payments.url", "no query string"),
+    (one_service(url="https://partner.example.com/api?"), "services.payments.url", "no query string"),
+    (one_service(url="https://partner.example.com/#top"), "services.payments.url", "fragment"),
+    (one_service(probe={"path": "/status"}), "services.payments.probe.path", "answers 404 on '/status'"),
+    (one_service(mock={"mode": "slow"}, probe={"path": "/healthz?x=1"}), "services.payments.probe.path", "404"),
+    ({"defaults": {"probe": {"path": "/ping"}}, **one_service()}, "services.payments.probe.path", "(inherited)"),
+    ({"tags": {"owner": "Jane (core), R&D!"}, **one_service()}, "tags.owner", "only letters, digits, spaces"),
+    ({"tags": {"owner": ""}, **one_service()}, "tags.owner", "1 to 256 characters"),
+    ({"tags": {"team#1": "core"}, **one_service()}, "tags.team#1", "a tag key may hold only"),
     ({"checker_timeout_s": True, **one_service()}, "checker_timeout_s", "integer"),
     ({"tags": {"aws:owner": "me"}, **one_service()}, "tags.aws:owner", "aws:"),
     ({"tags": {"owner": ["me"]}, **one_service()}, "tags.owner", "must be a string"),
-    ({"tags": {"owner": "x" * 257}, **one_service()}, "tags.owner", "at most 256"),
+    ({"tags": {"owner": "x" * 257}, **one_service()}, "tags.owner", "got 257"),
     ({"tags": "owner=me", **one_service()}, "tags", "must be a mapping"),
 ]
 
@@ -313,8 +329,10 @@ def test_the_error_message_lists_every_problem():
 
 
 @pytest.fixture
-def stack_config():
-    """Set the stack's config as the Pulumi language host would (every value a string)."""
+def stack_config(monkeypatch: pytest.MonkeyPatch):
+    """Set the stack's config as the Pulumi language host would (every value a string), in a
+    stack named `dev` (other tests' runs leave the SDK's stack name behind)."""
+    monkeypatch.setattr(pulumi, "get_stack", lambda: "dev")
     tokens = []
 
     def set_config(values: dict[str, Any]) -> None:
@@ -358,3 +376,69 @@ def test_a_trial_lease_must_outlast_the_trial_call():
         parse_config({"services": {"payments": {"call_timeout_s": 12, "breaker": {"trial_lease_s": 10}}}})
     assert any(problem.startswith("services.payments.breaker.trial_lease_s: must be > the longest trial call (12 s")
                for problem in raised.value.problems)
+
+
+# -- AWS quotas (infra/limits.py), measured on the worst case --------------------------------
+
+
+def fleet(count: int, **settings: Any) -> dict[str, Any]:
+    """``count`` services of 32-character ids, in the longest environment."""
+    return {"environment": "e" * 16, **settings,
+            "services": {f"svc-{index:03d}-" + "x" * 24: {} for index in range(count)}}
+
+
+def test_two_hundred_services_of_32_character_ids_fit_every_quota_with_margin():
+    config = parse_config(fleet(200, kms_key=True))
+    assert len(config.services) == 200
+    table_arn = limits._arn("dynamodb", f"table/{limits._TABLE}")
+    worst = document_size(*function_statements(limits._log_group_arn("cb-" + "e" * 16 + "-checker"),
+                                               checker_statements(config.services, table_arn, limits._KEY_ARN)))
+    assert worst <= 0.85 * limits.IAM_ROLE_POLICIES_CHARS
+
+
+def test_a_fleet_whose_checker_policy_could_exceed_iams_quota_is_refused_naming_the_quota():
+    [problem] = problems_of(fleet(300))
+    assert problem.startswith("services: ") and "checker role" in problem and "10,240" in problem
+
+
+def test_an_environment_that_could_exceed_lambdas_4_kb_is_refused_naming_the_quota():
+    [problem] = problems_of(one_service(url="https://partner.example.com/" + "a" * 4000))
+    assert problem.startswith("services.payments: ") and "4 KB" in problem and "SERVICE_URL" in problem
+
+
+def test_a_name_over_its_limit_is_refused_naming_the_limit(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(limits.NAME_LIMITS, "Lambda function name", 20)
+    found = problems_of({"environment": "staging", **one_service()})
+    assert "services.payments: the Lambda function name 'cb-staging-payments-business' would have 28 " \
+           "characters, over the limit of 20" in found
+
+
+def test_tag_values_every_tagged_service_accepts_pass():
+    tags = {"owner": "Jane Doe", "cost-center": 1234, "team": "core/platform_2:x=y+z@ü", "dropped": None}
+    assert parse_config({"tags": tags, **one_service()}).tags == {
+        "owner": "Jane Doe", "cost-center": "1234", "team": "core/platform_2:x=y+z@ü"}
+
+
+def test_an_external_service_may_be_probed_on_any_path_and_a_mock_on_each_of_its_routes():
+    assert parse_config(one_service(url="https://partner.example.com/api", probe={"path": "/status"}))
+    for route in ("/health", "/resource", "/mode"):
+        assert parse_config(one_service(probe={"path": route})).services["payments"].probe.path == route
+
+
+def test_the_probe_timeout_may_use_all_but_the_checkers_dynamodb_room():
+    service = parse_config({"checker_timeout_s": 10, **one_service(probe={"timeout_s": 5.0})}).services["payments"]
+    assert service.probe.timeout_s == 5.0
+
+
+def test_the_config_knows_the_routes_the_mock_serves():
+    from services.mock import ROUTES
+
+    assert MOCK_ROUTES == ROUTES
+
+
+def test_the_program_imports_without_boto3_which_its_requirements_do_not_install():
+    """`pulumi preview` runs in a venv holding requirements.txt only: no boto3, no botocore."""
+    code = ("import sys; sys.modules['boto3'] = sys.modules['botocore'] = None; "
+            "import infra.config, infra.limits, infra.payloads, infra.checker, infra.service, infra.bundles")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True,
+                   env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "runtime")])})
