@@ -99,6 +99,8 @@ class ProbeSettings:
 
     path: str = "/health"
     timeout_s: float = 2.0
+    # While the circuit is OPEN or HALF_OPEN a run probes again after this long (checker/probing.py).
+    interval_while_open_s: float = 5.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,6 +145,7 @@ class ServiceConfig(ServiceSettings):
             "circuit_id": self.id,
             "url": base_url.rstrip("/") + self.probe.path,
             "timeout_s": self.probe.timeout_s,
+            "interval_while_open_s": self.probe.interval_while_open_s,
             "breaker": self.breaker.to_mapping(),
         }
 
@@ -167,7 +170,7 @@ class StackConfig:
     kms_key: bool = False  # a customer-managed KMS key for the table and the log groups
     architecture: Architecture = "arm64"
     lambda_runtime: LambdaRuntime = "python3.12"
-    checker_timeout_s: int = 10
+    checker_timeout_s: int = 60  # a run probes for up to 50 s of it while a circuit is OPEN
     tags: dict[str, str] = field(default_factory=dict)  # extra tags on every resource
 
     def to_mapping(self) -> dict[str, Any]:
@@ -405,25 +408,21 @@ def _probe(problems: _Problems, raw: Any, path: str, base: ProbeSettings) -> Pro
     return ProbeSettings(
         path=problems.read(section, path, "path", _matching(r"^/\S*$"), base.path),
         timeout_s=problems.read(section, path, "timeout_s", _number(above=0), base.timeout_s),
+        interval_while_open_s=problems.read(
+            section, path, "interval_while_open_s", _number(minimum=1, maximum=60), base.interval_while_open_s
+        ),
     )
 
 
 def _breaker(problems: _Problems, raw: Any, path: str, base: BreakerSettings) -> BreakerSettings:
-    """``base`` with the given settings merged over it key by key (``failure_rate`` too).
-
-    A null clears an optional setting (``slow_call_threshold_ms``, ``failure_rate`` or one of its
-    windows). The state machine validates the result; its problem keys are prefixed with ``path``.
-    """
+    """``base`` with the given settings merged over it key by key; a null clears
+    ``slow_call_threshold_ms``. The state machine validates the result; its problem keys are
+    prefixed with ``path``."""
     overrides = problems.section(raw, path)
     if not overrides:
         return base
-    merged = base.to_mapping()
-    for key, value in _numbers_from_strings(overrides).items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            value = {**merged[key], **value}
-        merged[key] = value
     try:
-        return BreakerSettings.from_mapping(merged)
+        return BreakerSettings.from_mapping({**base.to_mapping(), **_numbers_from_strings(overrides)})
     except SettingsError as error:
         for key, message in error.problems.items():
             problems.add(f"{path}.{key}", message)

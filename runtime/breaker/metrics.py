@@ -39,19 +39,21 @@ def emf(
 ) -> dict[str, Any]:
     """The members to merge into a log line: ``values`` maps a metric name to (value, unit).
 
-    ``table`` defaults to ``$CIRCUIT_BREAKER_TABLE``. Two directives: ``CircuitId`` alone, the
-    circuit of that id in every stack of the account and region (a cross-stack view; the
-    extension's tests pin it as the first), and ``Table`` + ``CircuitId``, this stack's circuit,
-    which is what alarms watch (:func:`alarm_dimensions`). Every deployed function has the table
-    variable (the checker and the extension refuse to start without it); code run outside Lambda
-    without it (the benchmarks' simulation) emits the first directive only.
+    ``table`` defaults to ``$CIRCUIT_BREAKER_TABLE``. One directive, dimensions ``Table`` +
+    ``CircuitId``: this stack's circuit, which is what its alarm watches (:func:`alarm_dimensions`).
+    Every deployed function has the table variable (the checker and the extension refuse to start
+    without it); code run outside Lambda without it (the benchmarks' simulation) emits
+    ``CircuitId`` alone.
     """
     table = table or os.environ.get(TABLE_VARIABLE)
-    metrics = [{"Name": name, "Unit": unit} for name, (_, unit) in values.items()]
-    dimension_sets = [[DIMENSION], [TABLE_DIMENSION, DIMENSION]] if table else [[DIMENSION]]
-    directives = [{"Namespace": NAMESPACE, "Dimensions": [dimensions], "Metrics": metrics} for dimensions in dimension_sets]
+    dimensions = [TABLE_DIMENSION, DIMENSION] if table else [DIMENSION]
+    directive = {
+        "Namespace": NAMESPACE,
+        "Dimensions": [dimensions],
+        "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in values.items()],
+    }
     return {
-        "_aws": {"Timestamp": at_ms, "CloudWatchMetrics": directives},
+        "_aws": {"Timestamp": at_ms, "CloudWatchMetrics": [directive]},
         DIMENSION: circuit_id,
         **({TABLE_DIMENSION: table} if table else {}),
         **{name: value for name, (value, _) in values.items()},

@@ -219,11 +219,13 @@ class CircuitStore:
 def _is_version(base: CircuitRecord) -> tuple[str, dict[str, str], dict[str, Any]]:
     """The condition that the stored item is still ``base``: same version, same incarnation.
 
-    A base that was never stored (version 0) requires that no item exists; a schema-1 item has
-    no incarnation, and is matched on its version alone.
+    A base that was never stored by this code (version 0) requires that the item has no
+    version yet: no item at all, or one another tool left under the id (circuitbreaker-lambda's
+    items have no ``version``), which the write then takes over. A schema-1 item has no
+    incarnation, and is matched on its version alone.
     """
     if base.version == 0:
-        return "attribute_not_exists(#id)", {"#id": "id"}, {}
+        return "attribute_not_exists(#version)", {"#version": "version"}, {}
     names = {"#version": "version", "#incarnation": "incarnation"}
     values: dict[str, Any] = {":version": {"N": str(base.version)}}
     if base.incarnation is None:

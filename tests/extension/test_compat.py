@@ -136,11 +136,6 @@ def test_a_circuitbreaker_lambda_function_trips_and_recovers_unchanged(
     assert extension.process.logs("fatal") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limit, documented: an item circuitbreaker-lambda wrote has no `version`, so it reads as "
-    "version 0 and every conditional write here (attribute_not_exists(id)) conflicts; the fix is in breaker/store.py",
-)
 def test_an_item_left_by_circuitbreaker_lambda_does_not_block_the_trip(
     launch, table, dynamodb, stored, dependency, monkeypatch
 ) -> None:

@@ -154,7 +154,7 @@ def test_three_environments_reporting_together_write_every_report_and_trip_once(
         assert extension.get("payments")[1]["allowed"] is False
 
 
-def test_the_environment_that_opens_a_circuit_emits_the_alarm_metric_once(launch) -> None:
+def test_the_environment_that_opens_a_circuit_emits_the_alarm_metric_once(launch, table) -> None:
     """Business calls, not only the checker, must raise the circuit's alarm: the environment
     whose write opened the circuit logs CircuitOpened (EMF) once; one that only learns of the
     trip from a refusal logs no metric."""
@@ -169,7 +169,8 @@ def test_the_environment_that_opens_a_circuit_emits_the_alarm_metric_once(launch
     assert len(opened) == 1
     directive = opened[0]["_aws"]["CloudWatchMetrics"][0]
     assert (directive["Namespace"], directive["Dimensions"], opened[0]["CircuitId"]) == (
-        "CircuitBreaker", [["CircuitId"]], "payments"
+        "CircuitBreaker", [["Table", "CircuitId"]], "payments"
     )
+    assert opened[0]["Table"] == table  # the stack's own table: no other stack's alarm matches
     assert {metric["Name"] for metric in directive["Metrics"]} == {"CircuitOpened", "StateTransition"}
     assert all("CircuitOpened" not in line for line in other.process.logs("transition"))

@@ -84,7 +84,7 @@ def test_a_stack_file_of_ones_own_sets_the_platform_of_every_function(tmp_path):
 @pytest.mark.parametrize(
     ("overrides", "key_path"),
     [
-        ({"services.payments.breaker.failure_threshold": 0}, "services.payments.breaker.failure_threshold"),
+        ({"services.payments.breaker.minimum_failures": 0}, "services.payments.breaker.minimum_failures"),
         ({"services.billing.mock.mode": "asleep"}, "services.billing.mock.mode"),
         ({"log_retention_days": 0}, "log_retention_days"),
     ],

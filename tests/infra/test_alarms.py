@@ -42,7 +42,8 @@ def emitted_openings(run: ProgramRun, monkeypatch: pytest.MonkeyPatch) -> list[t
         if function.name == "checker":
             for alarm in run.of_type(ALARM):
                 circuit = alarm.inputs["dimensions"]["CircuitId"]
-                report = CheckReport(circuit, 1, State.CLOSED, State.OPEN, 5, Outcome.FAILURE, 503, 3.0)
+                report = CheckReport(circuit, 1, State.CLOSED, State.OPEN, 5, changed=True, outcome=Outcome.FAILURE,
+                                     status=503, latency_ms=3.0)
                 emitted += metrics_of(checker_metrics(report))
         elif "CIRCUIT_ID" in variables:
             emitted += metrics_of(emf(variables["CIRCUIT_ID"], 1, {OPENED: (1, "Count"), TRANSITION: (1, "Count")}))

@@ -164,8 +164,10 @@ def bad_mock_value(mapping, data):
 def bad_breaker_value(mapping, data):
     path, service = a_service(mapping, data)
     key, value = data.draw(st.one_of(
-        st.tuples(st.just("failure_threshold"), st.integers(max_value=0)),
-        st.tuples(st.just("half_open_max_trials"), st.integers(max_value=0)),
+        st.tuples(st.just("minimum_failures"), st.integers(max_value=0) | st.integers(min_value=100_001)),
+        st.tuples(st.just("failure_rate_threshold"), st.floats(max_value=0) | st.floats(min_value=1, exclude_min=True)),
+        st.tuples(st.just("window_s"), st.sampled_from([float("inf"), 0.5, 3601.0])),
+        st.tuples(st.just("half_open_max_trials"), st.integers(max_value=0) | st.integers(min_value=21)),
         st.tuples(st.just("trial_lease_s"), st.floats(max_value=0)),
         st.tuples(st.just("open_backoff_multiplier"), st.floats(max_value=1, exclude_max=True)),
     ), label="breaker value")

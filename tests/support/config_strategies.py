@@ -10,7 +10,7 @@ from typing import get_args
 from checker.budget import MIN_ROOM_S
 from hypothesis import strategies as st
 
-from breaker.machine import BreakerSettings, FailureRateRule, State
+from breaker.machine import BreakerSettings, State
 from infra.config import (
     ENVIRONMENT_PATTERN,
     LOG_RETENTION_DAYS,
@@ -43,28 +43,19 @@ schedules = st.one_of(rates, crons)
 
 
 @st.composite
-def failure_rate_rules(draw) -> FailureRateRule:
-    minimum_calls = draw(st.integers(1, 100))
-    window = draw(st.one_of(
-        st.builds(lambda calls: {"window_calls": calls}, st.integers(minimum_calls, 1000)),
-        st.builds(lambda seconds: {"window_seconds": seconds}, durations),
-    ))
-    return FailureRateRule(threshold=draw(st.floats(0.01, 1)), minimum_calls=minimum_calls, **window)
-
-
-@st.composite
 def breaker_settings(draw) -> BreakerSettings:
     open_duration_s = draw(durations)
     return BreakerSettings(
-        failure_threshold=draw(st.integers(1, 100)),
-        failure_rate=draw(st.none() | failure_rate_rules()),
+        failure_rate_threshold=draw(st.floats(0.01, 1)),
+        minimum_failures=draw(st.integers(1, 1000)),
+        window_s=draw(st.floats(1, 3600)),
         slow_call_threshold_ms=draw(st.none() | st.integers(1, 60_000)),
         open_duration_s=open_duration_s,
         open_backoff_multiplier=draw(st.floats(1, 10)),
-        max_open_duration_s=open_duration_s + draw(st.floats(0, 10_000)),
+        max_open_duration_s=min(open_duration_s + draw(st.floats(0, 10_000)), 7 * 86_400),
         half_open_max_trials=draw(st.integers(1, 10)),
         half_open_success_threshold=draw(st.integers(1, 10)),
-        trial_lease_s=draw(durations),
+        trial_lease_s=draw(st.floats(0.001, 900)),
     )
 
 
@@ -91,10 +82,10 @@ def services(draw, service_id: str, checker_timeout_s: int) -> ServiceConfig:
     paths = st.sampled_from(MOCK_ROUTES) if "mock" in source else st.from_regex(r"/[a-z0-9/_-]{0,20}", fullmatch=True)
     call_timeout_s = draw(st.floats(min_value=0.001, max_value=30))
     # A trial's lease must outlast the trial call, whichever caller makes it.
-    trial_lease_s = max(probe_timeout_s, call_timeout_s) + draw(durations)
+    trial_lease_s = min(max(probe_timeout_s, call_timeout_s) + draw(durations), 900)  # BreakerSettings' bound
     return ServiceConfig(
         id=service_id,
-        probe=ProbeSettings(path=draw(paths), timeout_s=probe_timeout_s),
+        probe=ProbeSettings(path=draw(paths), timeout_s=probe_timeout_s, interval_while_open_s=draw(st.floats(1, 60))),
         schedule=draw(schedules),
         breaker=replace(draw(breaker_settings()), trial_lease_s=trial_lease_s),
         cache_ttl_s=draw(durations),

@@ -27,7 +27,7 @@ from infra.config import (
 )
 from infra.iam import document_size, function_statements
 from infra.payloads import checker_statements
-from breaker.machine import BreakerSettings, FailureRateRule, State
+from breaker.machine import BreakerSettings, State
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = f"{NAMESPACE}:"
@@ -75,8 +75,8 @@ def test_prod_stack_is_stricter_than_dev():
     assert list(prod.services) == list(dev.services)
     for service_id, service in prod.services.items():
         assert service.mock == MockSettings(mode="healthy")
-        assert service.breaker.failure_threshold < dev.services[service_id].breaker.failure_threshold
-        assert service.breaker.failure_rate is not None
+        assert service.breaker.minimum_failures > dev.services[service_id].breaker.minimum_failures
+        assert service.breaker.half_open_success_threshold > dev.services[service_id].breaker.half_open_success_threshold
         assert service.breaker.max_open_duration_s > dev.services[service_id].breaker.max_open_duration_s
 
 
@@ -125,9 +125,9 @@ def test_service_settings_merge_key_by_key_over_the_defaults():
             "cache_ttl_s": 10,
             "unknown_state": "OPEN",
             "breaker": {
-                "failure_threshold": 3,
+                "minimum_failures": 12,
                 "open_duration_s": 60,
-                "failure_rate": {"threshold": 0.5, "minimum_calls": 20, "window_calls": 50},
+                "failure_rate_threshold": 0.5,
             },
         },
         "services": {
@@ -135,36 +135,26 @@ def test_service_settings_merge_key_by_key_over_the_defaults():
             "shipping": {
                 "probe": {"timeout_s": 1},
                 "call_timeout_s": 1.5,
-                "breaker": {"open_duration_s": 90, "failure_rate": {"threshold": 0.25}},
+                "breaker": {"open_duration_s": 90, "failure_rate_threshold": 0.25},
             },
         },
     })
     payments, shipping = config.services["payments"], config.services["shipping"]
 
-    inherited_rule = FailureRateRule(threshold=0.5, minimum_calls=20, window_calls=50)
-    assert payments.breaker == BreakerSettings(
-        failure_threshold=3, open_duration_s=60, failure_rate=inherited_rule
-    )
+    assert payments.breaker == BreakerSettings(minimum_failures=12, open_duration_s=60, failure_rate_threshold=0.5)
     assert payments.probe == ProbeSettings(path="/resource", timeout_s=3.0)
     assert payments.schedule == "rate(2 minutes)"
     assert (payments.cache_ttl_s, payments.unknown_state) == (10.0, State.OPEN)
 
-    assert shipping.breaker == BreakerSettings(
-        failure_threshold=3,
-        open_duration_s=90,
-        failure_rate=FailureRateRule(threshold=0.25, minimum_calls=20, window_calls=50),
-    )
+    assert shipping.breaker == BreakerSettings(minimum_failures=12, open_duration_s=90, failure_rate_threshold=0.25)
     assert shipping.probe == ProbeSettings(path="/resource", timeout_s=1.0)
     assert (shipping.call_timeout_s, shipping.schedule) == (1.5, "rate(2 minutes)")
 
 
 def test_null_clears_an_inherited_optional_breaker_setting():
     config = parse_config({
-        "defaults": {"breaker": {
-            "slow_call_threshold_ms": 800,
-            "failure_rate": {"threshold": 0.5, "window_calls": 20},
-        }},
-        "services": {"payments": {"breaker": {"slow_call_threshold_ms": None, "failure_rate": None}}},
+        "defaults": {"breaker": {"slow_call_threshold_ms": 800}},
+        "services": {"payments": {"breaker": {"slow_call_threshold_ms": None}}},
     })
 
     assert config.services["payments"].breaker == BreakerSettings()
@@ -174,13 +164,13 @@ def test_values_that_the_cli_stores_as_text_read_as_numbers():
     """`pulumi config set --path` types integers and booleans only: "0.2" must still be a number."""
     service = parse_config(one_service(
         mock={"mode": "flaky", "failure_rate": "0.2"},
-        probe={"timeout_s": "1.5"},
-        breaker={"failure_rate": {"threshold": "0.5", "window_seconds": "30"}},
+        probe={"timeout_s": "1.5", "interval_while_open_s": "10"},
+        breaker={"failure_rate_threshold": "0.5", "window_s": "30"},
     )).services["payments"]
 
     assert service.mock.failure_rate == 0.2
-    assert service.probe.timeout_s == 1.5
-    assert service.breaker.failure_rate == FailureRateRule(threshold=0.5, window_seconds=30.0)
+    assert (service.probe.timeout_s, service.probe.interval_while_open_s) == (1.5, 10.0)
+    assert (service.breaker.failure_rate_threshold, service.breaker.window_s) == (0.5, 30.0)
 
 
 def test_tags_are_text_even_when_the_cli_stored_a_number():
@@ -230,7 +220,8 @@ INVALID = [
     (one_service(schedule="*/5 * * * *"), "services.payments.schedule", "cron(6 fields)"),
     ({"defaults": {"schedule": "every minute"}, **one_service()}, "defaults.schedule", "rate(N"),
     (one_service(probe={"timeout_s": 0}), "services.payments.probe.timeout_s", "must be > 0"),
-    (one_service(probe={"timeout_s": 10}), "services.payments.probe.timeout_s", "checker_timeout_s (10)"),
+    ({"checker_timeout_s": 10, **one_service(probe={"timeout_s": 9})}, "services.payments.probe.timeout_s",
+     "checker_timeout_s (10)"),
     ({"checker_timeout_s": 2, **one_service()}, "services.payments.probe.timeout_s", "(inherited)"),
     (one_service(probe={"path": "health"}), "services.payments.probe.path", "must match"),
     (one_service(cache_ttl_s=0), "services.payments.cache_ttl_s", "must be > 0"),
@@ -246,15 +237,21 @@ INVALID = [
     (one_service(mock={"failure_status": 503.5}), "services.payments.mock.failure_status", "integer"),
     (one_service(mock={"delay_ms": 0}), "services.payments.mock.delay_ms", "must be >= 1"),
     (one_service(mock="slow"), "services.payments.mock", "must be a mapping"),
-    (one_service(breaker={"failure_threshold": 0}),
-     "services.payments.breaker.failure_threshold", "must be >= 1, got 0"),
-    (one_service(breaker={"failure_rate": {"threshold": 2, "window_calls": 10}}),
-     "services.payments.breaker.failure_rate.threshold", "must be <= 1"),
-    (one_service(breaker={"failure_rate": {"window_calls": 10}}),
-     "services.payments.breaker.failure_rate.threshold", "required"),
+    (one_service(breaker={"minimum_failures": 0}),
+     "services.payments.breaker.minimum_failures", "must be >= 1, got 0"),
+    (one_service(breaker={"failure_rate_threshold": 2}),
+     "services.payments.breaker.failure_rate_threshold", "must be <= 1"),
+    (one_service(breaker={"failure_threshold": 5}),
+     "services.payments.breaker.failure_threshold", "replaced by minimum_failures"),
+    (one_service(breaker={"open_duration_s": ".inf"}),
+     "services.payments.breaker.open_duration_s", "finite"),
+    (one_service(breaker={"minimum_failures": 10**6}),
+     "services.payments.breaker.minimum_failures", "must be <= 100000"),
+    (one_service(probe={"interval_while_open_s": 0.5}),
+     "services.payments.probe.interval_while_open_s", "must be >= 1"),
     (one_service(breaker=5), "services.payments.breaker", "must be a mapping"),
     ({"defaults": {"breaker": {"open_duration_s": 0}}, **one_service()},
-     "defaults.breaker.open_duration_s", "must be > 0"),
+     "defaults.breaker.open_duration_s", "must be >= 0.001"),
     ({"environment": "Prod!", **one_service()}, "environment", "must match"),
     ({"log_retention_days": 10, **one_service()}, "log_retention_days", "must be one of 1, 3, 5"),
     ({"log_retention_days": 0, **one_service()}, "log_retention_days", "must be one of"),
@@ -263,7 +260,7 @@ INVALID = [
     ({"architecture": "arm", **one_service()}, "architecture", "arm64, x86_64"),
     ({"lambda_runtime": "python3.9", **one_service()}, "lambda_runtime", "python3.12, python3.13"),
     ({"checker_timeout_s": 61, **one_service()}, "checker_timeout_s", "must be <= 60"),
-    (one_service(probe={"timeout_s": 5.5}), "services.payments.probe.timeout_s", "must leave 5 s"),
+    ({"checker_timeout_s": 10, **one_service(probe={"timeout_s": 5.5})}, "services.payments.probe.timeout_s", "must leave 5 s"),
     (one_service(url="https://partner.example.com/api?key=1"), "services.payments.url", "no query string"),
     (one_service(url="https://partner.example.com/api?"), "services.payments.url", "no query string"),
     (one_service(url="https://partner.example.com/#top"), "services.payments.url", "fragment"),
@@ -296,7 +293,7 @@ def test_every_problem_is_reported_at_once():
         "defaults": {"schedule": "at(2030-01-01T00:00:00)"},
         "services": {
             "Bad": {},
-            "payments": {"breaker": {"failure_threshold": 0, "open_duration_s": -1}, "url": "ftp://x"},
+            "payments": {"breaker": {"minimum_failures": 0, "open_duration_s": -1}, "url": "ftp://x"},
             "shipping": {"mock": {"mode": "sleepy", "delay_ms": -5}, "call_timeout_s": 60},
         },
     })
@@ -307,7 +304,7 @@ def test_every_problem_is_reported_at_once():
         "kms_key",
         "services.Bad",
         "services.payments.url",
-        "services.payments.breaker.failure_threshold",
+        "services.payments.breaker.minimum_failures",
         "services.payments.breaker.open_duration_s",
         "services.shipping.mock.mode",
         "services.shipping.mock.delay_ms",

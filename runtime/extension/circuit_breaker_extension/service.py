@@ -61,8 +61,9 @@ from .logs import log
 if TYPE_CHECKING:  # breaker.store imports boto3, which the extension loads only after registering
     from breaker.store import Applied, CircuitStore, Transition
 
-# On INVOKE the cache is reloaded when it would expire within this many seconds (at most a
-# quarter of the TTL), so the function's own lookup rarely waits for DynamoDB.
+# On INVOKE the cache is reloaded once it is ``cache_ttl_s`` old, and lookups keep serving the
+# copy as fresh for this much longer (at most a quarter of the TTL): the function's own lookup
+# never waits for that read, and a healthy circuit costs exactly one read per ``cache_ttl_s``.
 REFRESH_AHEAD_S = 1.0
 # A copy showing a circuit that is tripping or recovering is re-read after this long: a trip or
 # a recovery must reach every environment before its next call, and only then is the read worth
@@ -175,7 +176,7 @@ class CircuitService:
         self._store = store
         self._unavailable = unavailable
         self._permanent = permanent  # which of those no retry can fix (access denied, validation)
-        self._ttl_s = cache_ttl_s
+        self._ahead_s = min(REFRESH_AHEAD_S, cache_ttl_s / 4)
         self._clock = clock
         self._wall_ms = wall_ms
         self._new_token = new_token
@@ -186,7 +187,7 @@ class CircuitService:
         self.flushes = FlushStats()
         self._cache: TtlCache[CircuitRecord] = TtlCache(
             self._load,
-            ttl_s=cache_ttl_s,
+            ttl_s=cache_ttl_s + self._ahead_s,
             clock=clock,
             default=lambda circuit_id: CircuitRecord(circuit_id, state=unknown_state),
         )
@@ -274,8 +275,8 @@ class CircuitService:
         return True
 
     def prefetch(self) -> None:
-        """Load now if the cache expires soon, so the function's next lookup is served at once."""
-        self._cache.refresh_if_due(ahead_s=min(REFRESH_AHEAD_S, self._ttl_s / 4))
+        """Load now if the copy is ``cache_ttl_s`` old, so the function's next lookup is served at once."""
+        self._cache.refresh_if_due(ahead_s=self._ahead_s)
 
     def on_invoke(self) -> None:
         """Runs as the function starts an invocation: prefetch, then write counts and trials due."""
