@@ -89,3 +89,46 @@ def test_an_item_written_by_a_newer_schema_is_refused_for_good() -> None:
 
     assert Sdk.permanent(UnreadableItem("circuit 'x' has schema_version 9"))
     assert not Sdk.permanent(TimeoutError("read timeout"))
+
+
+def test_an_environment_that_opened_its_circuit_counts_failures_again_once_it_has_recovered() -> None:
+    """Regression (found by tests/property/test_fleet.py): an environment whose own write opened
+    the circuit kept that OPEN record as the base of every later count, so once the fleet had
+    closed the circuit again it dropped each of its failures as "made before the last
+    transition". Its failures never counted again, and an outage only it saw never tripped."""
+    from breaker.store import CircuitStore, ConflictError
+    from tests.support.memory_dynamodb import MemoryDynamoDB
+
+    now_ms = [1_700_000_000_000]
+    settings = BreakerSettings(
+        failure_rate_threshold=1.0, minimum_failures=3, open_duration_s=1, half_open_success_threshold=1
+    )
+    db = MemoryDynamoDB()
+
+    def environment(name: str) -> CircuitService:
+        return CircuitService(
+            {"payments": settings},
+            CircuitStore(db.caller(name), "circuits", sleep=lambda s: None),
+            (ConflictError,),
+            cache_ttl_s=1,
+            unknown_state=State.CLOSED,
+            clock=lambda: now_ms[0] / 1000,
+            wall_ms=lambda: now_ms[0],
+        )
+
+    def calls(service: CircuitService, ok: bool, count: int) -> None:
+        for _ in range(count):
+            assert service.lookup("payments").allowed
+            service.report("payments", ok=ok, latency_ms=5, error=None if ok else "HTTP 503")
+
+    tripping, recovering = environment("tripping"), environment("recovering")
+    calls(tripping, ok=False, count=4)  # 3 judged repeats: its write opens the circuit
+    assert tripping.lookup("payments").state is State.OPEN
+    now_ms[0] += 1_000
+    calls(recovering, ok=True, count=1)  # the one trial needed: CLOSED again
+    now_ms[0] += 100
+    calls(tripping, ok=False, count=3)  # it sees the outage again
+    tripping.retry_pending()
+    record = CircuitStore(db, "circuits").get("payments")
+    assert (record.state, record.consecutive_opens) == (State.OPEN, 1), record
+    assert tripping.flushes.dropped == 0

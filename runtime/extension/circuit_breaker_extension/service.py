@@ -503,13 +503,19 @@ class CircuitService:
         return written if written is not None and written.version >= record.version else record
 
     def _newest_known(self, circuit_id: str) -> CircuitRecord:
-        """The freshest record this environment has: the base of its next write."""
+        """The freshest record this environment has: the base of its next write.
+
+        The newer of its own last write and the cached copy, as a lookup sees it. (Taking its own
+        write whenever there was one kept an OPEN record this environment had stored as the base
+        after the fleet had closed the circuit again, so every later failure of this environment
+        was dropped as older than the last transition and never counted again.)
+        """
         with self._lock:
             written = self._newest.get(circuit_id)
-        if written is not None:
-            return written
         entry = self._cache.get(circuit_id)
-        return entry.value if entry.age_s is not None else CircuitRecord(circuit_id)
+        if entry.age_s is None:
+            return written if written is not None else CircuitRecord(circuit_id)
+        return self._newer(entry.value)
 
     def _observe(self, record: CircuitRecord, via: str, caused: bool = False) -> None:
         """Log a state this environment has not seen for the circuit before.
