@@ -220,7 +220,7 @@ CASES = [
              circuit_id="billing")))),
     Case("probe-outlasts-checker", "checker-probe-timeout-below-function-timeout", "dev", ("payments-schedule", SCHEDULE),
          edit("payments-schedule", SCHEDULE, json_at("target", "input", change=lambda payload: payload.update(
-             timeout_s=10.0)))),
+             timeout_s=60.0)))),  # the checker timeout, 60 s by default
     Case("probe-timeout-not-a-number", "checker-probe-timeout-below-function-timeout", "prod",
          ("inventory-schedule", SCHEDULE),
          edit("inventory-schedule", SCHEDULE, json_at("target", "input", change=lambda payload: payload.update(
