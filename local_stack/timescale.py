@@ -1,9 +1,9 @@
 """Time compression: the stack's durations divided by ``--speed-up``, all of them consistently.
 
 A local run shows minutes of a stack's life in seconds, so every duration that decides *when*
-a circuit moves is divided by the same factor: the checker schedules, the breaker's trip window,
-open duration and its cap, the half-open trial lease, the extension's cache TTL, and the mock's
-mode cache. Durations that are real latencies stay as
+a circuit moves is divided by the same factor: the checker schedules and its interval between
+probes while a circuit is OPEN, the breaker's trip window, open duration and its cap, the
+half-open trial lease, the extension's cache TTL, and the mock's mode cache. Durations that are real latencies stay as
 they are, because the calls they time are real: call and probe timeouts, the slow-call
 threshold and the mocks' delays. Counts (thresholds, trials) and ``--rate`` (calls per
 wall-clock second) are not durations and are not scaled either.
@@ -45,8 +45,12 @@ class TimeScale:
         return replace(settings, **{name: None if v is None else self.real_s(v) for name, v in values.items()})
 
     def service(self, service: ServiceConfig) -> ServiceConfig:
-        """The service as the compressed fleet runs it: breaker durations and cache TTL scaled."""
-        return replace(service, breaker=self.breaker(service.breaker), cache_ttl_s=self.real_s(service.cache_ttl_s))
+        """The service as the compressed fleet runs it: breaker durations, cache TTL and the
+        checker's interval between probes while a circuit is OPEN scaled."""
+        probe = replace(service.probe, interval_while_open_s=self.real_s(service.probe.interval_while_open_s))
+        return replace(
+            service, breaker=self.breaker(service.breaker), cache_ttl_s=self.real_s(service.cache_ttl_s), probe=probe
+        )
 
     def schedule_interval_s(self, service: ServiceConfig) -> float:
         """Wall-clock seconds between two checker runs for ``service``."""

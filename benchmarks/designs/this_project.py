@@ -12,7 +12,7 @@ after a call ``POST .../success`` or ``.../failure``.
 The checker is ``checker.probing.CheckRun``, the logic ``checker.handler`` runs in Lambda, on
 its schedule (``rate(1 minute)``, the 60 s probe interval of every design): a probe at each run;
 while the circuit is OPEN or HALF_OPEN the run probes again every ``interval_while_open_s``
-(5 s) within the handler's run budget (50 s), and a passing probe lets trials through early.
+(5 s), at most ``PROBES_PER_RUN`` (10) times a run, and a passing probe lets trials through early.
 The probe's send and its result are split here because a hung probe returns
 ``call_timeout_s`` later, and other environments act in between.
 """
@@ -27,7 +27,7 @@ from breaker.item import from_item
 from breaker.machine import BreakerSettings, CircuitRecord, State, classify, effective_state
 from breaker.store import CircuitStore, ConflictError
 from checker.config import DEFAULT_INTERVAL_WHILE_OPEN_S
-from checker.handler import RUN_BUDGET_S
+from checker.handler import PROBES_PER_RUN
 from checker.probing import CheckRun, Probe
 from circuit_breaker_extension.config import DEFAULT_CACHE_TTL_S
 from circuit_breaker_extension.sdk import WRITE_ATTEMPTS
@@ -55,14 +55,14 @@ class ProjectChecker:
         self._wall_ms = epoch_ms(clock)
         self._memory: dict[str, bool] = {}  # the checker environment's previous probe, as in Lambda
         self._run: Optional[CheckRun] = None
-        self._run_ends = 0.0
+        self._probes = 0
         self._probe: Optional[Probe] = None
         self.interval_s = interval_s
 
     def start(self, now: float) -> bool:
         if self._run is None:  # a scheduled run begins
             self._run = CheckRun(CIRCUIT, self._settings, self._store, self._memory)
-            self._run_ends = now + RUN_BUDGET_S
+            self._probes = 0
         step = self._run.start(self._wall_ms())
         if not isinstance(step, Probe):
             self._run = None
@@ -74,7 +74,8 @@ class ProjectChecker:
         assert self._run is not None and self._probe is not None
         outcome = classify(ok, latency_s * 1000, self._settings)
         self._run.done(self._probe, outcome, self._wall_ms(), error=None if ok else "probe failed")
-        if self._run.again() and now + DEFAULT_INTERVAL_WHILE_OPEN_S < self._run_ends:
+        self._probes += 1
+        if self._run.again() and self._probes < PROBES_PER_RUN:
             return DEFAULT_INTERVAL_WHILE_OPEN_S
         self._run = None
         return None

@@ -5,9 +5,8 @@ Environment: ``CIRCUIT_BREAKER_TABLE``, the circuits table.
 
 What each probe does to the circuit is :class:`checker.probing.CheckRun`'s to decide; this
 module sends the probes, and while the circuit is OPEN or HALF_OPEN sends another every
-``interval_while_open_s`` until the run's time budget is spent (``RUN_BUDGET_S``, and never
-past the function's own timeout), so a recovery is noticed within seconds although the
-schedule fires once a minute. Every probe writes one JSON log line (and its metrics).
+``interval_while_open_s``, at most ``PROBES_PER_RUN`` in a run and never past the function's
+own timeout, so a recovery is noticed within seconds although the schedule fires once a minute. Every probe writes one JSON log line (and its metrics).
 """
 
 from __future__ import annotations
@@ -29,9 +28,9 @@ from .config import InputError, ProbeInput, parse_input
 from .probing import CheckRun
 from .report import CheckReport, log_record, summary
 
-# A run probes again while a circuit is on its way back, but ends well before the next
-# scheduled run (one a minute) and before the function's own timeout.
-RUN_BUDGET_S = 50.0
+# A run probes again while a circuit is on its way back, at most this many times (45 s of a
+# minute's schedule at the default 5 s interval), and never past the function's own timeout.
+PROBES_PER_RUN = 10
 END_MARGIN_MS = 1000
 
 _store: Optional[CircuitStore] = None  # the store the last run used
@@ -67,8 +66,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         emit({"level": "ERROR", "message": str(error), "problems": error.problems})
         raise
     remaining_ms = budget.remaining_ms(context)
-    run_ms = RUN_BUDGET_S * 1000 if remaining_ms is None else min(RUN_BUDGET_S * 1000, remaining_ms - END_MARGIN_MS)
-    deadline_ms = clock() + run_ms
+    deadline_ms = None if remaining_ms is None else clock() + remaining_ms - END_MARGIN_MS
     reports: list[CheckReport] = []
     try:
         # The SDK's retries fit the time left, so even a stalled DynamoDB leaves time to log.
@@ -93,8 +91,9 @@ def check(
     sleep: Callable[[float], None] = time.sleep,
     into: Optional[list[CheckReport]] = None,
 ) -> list[CheckReport]:
-    """One run: probe, apply, and while the circuit is OPEN or HALF_OPEN probe again until
-    ``deadline_ms``. Each probe's report is appended to ``into`` as soon as it is made."""
+    """One run: probe, apply, and while the circuit is OPEN or HALF_OPEN probe again, at most
+    ``PROBES_PER_RUN`` times and never past ``deadline_ms`` (epoch ms; None: no limit but the
+    count). Each probe's report is appended to ``into`` as soon as it is made."""
     run = CheckRun(probe_input.circuit_id, probe_input.settings, circuits, _previous_failed)
     reports = [] if into is None else into
     interval_ms = probe_input.interval_while_open_s * 1000
@@ -109,8 +108,9 @@ def check(
         if outcome is Outcome.SLOW:
             error = f"slow: {result.latency_ms:.0f} ms >= {probe_input.settings.slow_call_threshold_ms} ms"
         reports.append(run.done(step, outcome, now(), status=result.status, latency_ms=result.latency_ms, error=error))
-        next_at = now() + interval_ms
-        if not run.again() or deadline_ms is None or next_at + probe_input.timeout_s * 1000 > deadline_ms:
+        probes = sum(report.outcome is not None for report in reports)
+        ends_in_time = deadline_ms is None or now() + interval_ms + probe_input.timeout_s * 1000 <= deadline_ms
+        if not run.again() or probes >= PROBES_PER_RUN or not ends_in_time:
             return reports
         sleep(interval_ms / 1000)
 

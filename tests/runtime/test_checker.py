@@ -72,7 +72,9 @@ def run_all(capsys: pytest.CaptureFixture[str], probe_event: dict[str, Any]) -> 
 
 def run(capsys: pytest.CaptureFixture[str], probe_event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Invoke the handler for a run of exactly one probe; return its summary and log line."""
-    summary, lines = run_all(capsys, probe_event)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checker, "PROBES_PER_RUN", 1)
+        summary, lines = run_all(capsys, probe_event)
     assert len(lines) == 1, lines
     return summary, lines[0]
 
@@ -111,7 +113,7 @@ def metric_names(line: dict[str, Any]) -> set[str]:
 def trip(capsys: pytest.CaptureFixture[str], url: str) -> dict[str, Any]:
     """Three failed probes in a row: the first unjudged, then two repeats."""
     for _ in range(3):
-        summary, line = run(capsys, {**event(url), "interval_while_open_s": 3600})
+        summary, line = run(capsys, {**event(url)})
     assert summary["state_after"] == "OPEN"
     return line
 
@@ -191,7 +193,7 @@ def test_trips_when_the_rule_holds_and_not_before(clock, circuits, service, caps
         assert summary["state_after"] == "CLOSED", f"opened after {probe} failures"
         assert line["CircuitOpened"] == 0 and "StateTransition" not in line
         assert_valid_emf(line)
-    summary, line = run(capsys, {**event(service.url()), "interval_while_open_s": 3600})
+    summary, line = run(capsys, {**event(service.url())})
     assert (summary["state_before"], summary["state_after"], summary["transition"]) == ("CLOSED", "OPEN", True)
     assert_valid_emf(line)
     assert line["CircuitOpened"] == 1 and line["StateTransition"] == 1
@@ -207,7 +209,7 @@ def test_open_circuit_is_probed_and_a_failed_probe_writes_nothing(clock, circuit
     trip(capsys, service.url())
     seen, writes, version = service.requests, aws_env.writes, circuits.get("payments").version
     clock.ms += 1_000  # well inside the open duration
-    summary, line = run(capsys, {**event(service.url()), "interval_while_open_s": 3600})
+    summary, line = run(capsys, {**event(service.url())})
     assert service.requests == seen + 1 and aws_env.writes == writes
     assert summary["probed"] is True and summary["outcome"] == "failure"
     assert summary["state_before"] == summary["state_after"] == "OPEN"
@@ -219,7 +221,7 @@ def test_a_passing_probe_lets_trials_through_before_the_open_duration(clock, cir
     trip(capsys, service.url())
     service.status = 200
     clock.ms += 1_000
-    summary, line = run(capsys, {**event(service.url()), "interval_while_open_s": 3600})
+    summary, line = run(capsys, {**event(service.url())})
     assert (summary["state_before"], summary["state_after"]) == ("OPEN", "HALF_OPEN")
     assert line["StateTransition"] == 1 and line["CircuitOpened"] == 0
     record = circuits.get("payments")
@@ -244,14 +246,30 @@ def test_a_run_keeps_probing_while_open_until_the_service_is_back(clock, circuit
     assert summary["probes"] == 4 and summary["state_after"] == "CLOSED"
 
 
-def test_a_run_stops_within_its_time_budget(clock, circuits, service, capsys, monkeypatch):
+def test_a_run_probes_at_most_probes_per_run_times(clock, circuits, service, capsys):
     service.status = 503
     trip(capsys, service.url())
-    monkeypatch.setattr(checker, "RUN_BUDGET_S", 20.0)
-    started = clock.ms
     summary, lines = run_all(capsys, {**event(service.url()), "interval_while_open_s": 5})
-    assert len(lines) == 4 and summary["state_after"] == "OPEN"  # at 0, 5, 10, 15 s: a fifth would end past 20 s
-    assert clock.ms - started <= 20_000
+    assert len(lines) == checker.PROBES_PER_RUN and summary["state_after"] == "OPEN"
+
+
+def test_a_run_ends_before_the_functions_timeout(clock, circuits, service, capsys, monkeypatch):
+    service.status = 503
+    trip(capsys, service.url())
+
+    class Context:  # Lambda's context, 20 s left when the run starts, on the test's clock
+        def __init__(self) -> None:
+            self.ends = clock.ms + 20_000
+
+        def get_remaining_time_in_millis(self) -> int:
+            return self.ends - clock.ms
+
+    started = clock.ms
+    summary = checker.handler({**event(service.url()), "interval_while_open_s": 5}, Context())
+    lines = capsys.readouterr().out.splitlines()
+    # at 0, 5, 10 and 15 s; a fifth at 20 s could end (1 s probe timeout) after the 19 s left to it
+    assert len(lines) == summary["probes"] == 4
+    assert clock.ms - started <= 19_000
 
 
 def test_half_open_trials_close_the_circuit_after_the_success_threshold(clock, circuits, service, capsys):
@@ -259,8 +277,8 @@ def test_half_open_trials_close_the_circuit_after_the_success_threshold(clock, c
     trip(capsys, service.url())
     service.status = 200
     clock.ms += 10_000
-    first, line = run_all(capsys, {**event(service.url()), "interval_while_open_s": 3600})
-    assert [(l["state_before"], l["state_after"]) for l in line] == [("HALF_OPEN", "HALF_OPEN")]
+    first, line = run(capsys, event(service.url()))
+    assert (first["state_before"], first["state_after"]) == ("HALF_OPEN", "HALF_OPEN")
     second, line = run(capsys, event(service.url()))
     assert (second["state_before"], second["state_after"]) == ("HALF_OPEN", "CLOSED")
     assert line["StateTransition"] == 1 and line["CircuitOpened"] == 0
@@ -271,7 +289,7 @@ def test_failed_trial_reopens_with_a_longer_open_duration(clock, circuits, servi
     service.status = 503
     trip(capsys, service.url())
     clock.ms += 10_000
-    summary, line = run(capsys, {**event(service.url()), "interval_while_open_s": 3600})
+    summary, line = run(capsys, {**event(service.url())})
     assert (summary["state_before"], summary["state_after"]) == ("HALF_OPEN", "OPEN")
     assert line["CircuitOpened"] == 1 and line["StateTransition"] == 1
     record = circuits.get("payments")
