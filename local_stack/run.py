@@ -33,7 +33,7 @@ from .stack import LocalPlan, StackFileError, read_stack
 from .summary import RunReport, fleet_operations, reads_and_writes, summary_lines
 from .timescale import StackClock, TimeScale
 from .traffic import FALLBACK, LIVE, LIVE_FAILED, TrafficDriver
-from .verdict import bound_result, judge, open_call_bound
+from .verdict import OpenCallBound, bound_result, judge
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 REFRESH_S = 0.25
@@ -151,7 +151,10 @@ def _preamble(setup: _Setup) -> Iterator[str]:
 def _drive(setup: _Setup, workdir: Path, display: Display, stop: threading.Event, signals: _Signals) -> RunReport:
     """Start the fleet, run the scenario until its end or a signal, shut down; the report."""
     options, scale = setup.options, setup.scale
-    bound = open_call_bound(options.environments)
+    bounds = {
+        sid: OpenCallBound(options.environments, 1000 * scale.real_s(service.probe.interval_while_open_s))
+        for sid, service in setup.plan.services.items()
+    }
     modes = {sid: service.mock.mode for sid, service in setup.plan.services.items() if service.mock is not None}
     with Fleet(setup.plan, scale, options.environments, workdir) as fleet:
         fleet.start()
@@ -178,7 +181,7 @@ def _drive(setup: _Setup, workdir: Path, display: Display, stop: threading.Event
             rows = []
             for sid, unit in fleet.units.items():
                 timeline, answers = monitor.timelines[sid], traffic[sid].tally.counts()
-                worst = max(bound_result(sid, timeline, unit.mock.calls, bound, at).per_period, default=0)
+                worst, bound = bound_result(sid, timeline, unit.mock.calls, bounds[sid], at).worst
                 rows.append(Row(sid, modes[sid], timeline.state, answers[LIVE] + answers[LIVE_FAILED],
                                 answers[FALLBACK], unit.mock.calls.counts().failed, worst, bound, timeline.version))
             return Snapshot(min(clock.at(at), setup.duration_s), setup.duration_s, scale.speed_up, tuple(rows),
@@ -199,7 +202,7 @@ def _drive(setup: _Setup, workdir: Path, display: Display, stop: threading.Event
     # Judged once every process is gone, so the mocks have told of every call they answered.
     display.final(snapshot(ended_ms))
     calls = {sid: unit.mock.calls for sid, unit in fleet.units.items()}
-    verdict = judge(setup.scenario.expect, monitor.timelines, calls, bound, ended_ms)
+    verdict = judge(setup.scenario.expect, monitor.timelines, calls, bounds, ended_ms)
     operations = fleet_operations(fleet.db.operations, monitor.reads)
     return RunReport(
         stack=str(options.stack), scenario=setup.scenario.source, description=setup.scenario.description,

@@ -15,7 +15,7 @@ from .monitor import Timeline
 from .tally import Tally
 from .timescale import StackClock
 from .traffic import DROPPED, ERRORS, FALLBACK, LIVE, LIVE_FAILED
-from .verdict import Verdict, open_call_bound
+from .verdict import Verdict
 
 
 def fleet_operations(operations: Counter[str], monitor_reads: int) -> Counter[str]:
@@ -72,12 +72,12 @@ def summary_lines(report: RunReport) -> list[str]:
             times = ", ".join(f"{report.clock.at(at):.1f}" for at in result.seen_at_ms)
             lines.append(f"  {result.service.ljust(width)}  {wanted}: seen at {times} s")
     lines.append(
-        f"Failed calls that reached a service while its circuit was OPEN, per OPEN period "
-        f"(bound {open_call_bound(report.business_environments)}: "
-        f"one per environment calling it, {report.business_environments} business + 1 checker):"
+        f"Failed calls that reached a service while its circuit was OPEN, per OPEN period, against the "
+        f"bound: one per environment calling it ({report.business_environments} business + 1 checker) "
+        f"plus one checker probe per probe interval:"
     )
     for result in report.verdict.bounds:
-        counts = ", ".join(map(str, result.per_period)) or "no OPEN period"
+        counts = ", ".join(f"{n}/{b}" for n, b in zip(result.per_period, result.bounds)) or "no OPEN period"
         verdict = "within the bound" if result.held else "OVER THE BOUND"
         lines.append(f"  {result.service.ljust(width)}  {counts} ({result.total} in all): {verdict}")
     lines.append("Business function answers; checker runs; requests the mock answered:")

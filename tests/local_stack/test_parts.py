@@ -47,7 +47,8 @@ def test_time_compression_scales_every_breaker_duration_and_nothing_else() -> No
     assert scaled.cache_ttl_s == 0.25 and scale.schedule_interval_s(service) == 3
     # Latencies are real: they stay.
     assert (scaled.call_timeout_s, breaker.slow_call_threshold_ms, breaker.minimum_failures) == (2, 800, 30)
-    assert scaled.probe == service.probe
+    assert (scaled.probe.path, scaled.probe.timeout_s) == (service.probe.path, service.probe.timeout_s)
+    assert scaled.probe.interval_while_open_s == 0.25  # the checker's 5 s between probes while OPEN
     with pytest.raises(ValueError):
         TimeScale(0.5)
 
