@@ -9,7 +9,8 @@ from breaker.machine import BreakerSettings, window_counts
 from circuit_breaker_extension.service import FLUSH_INTERVAL_S
 from extension_harness import call, trips_after
 
-FAST = trips_after(3, open_duration_s=0.3, half_open_max_trials=1, half_open_success_threshold=2)
+# An open duration long enough that a loaded machine still looks up before it ends.
+FAST = trips_after(3, open_duration_s=1.0, half_open_max_trials=1, half_open_success_threshold=2)
 
 
 def test_healthy_traffic_costs_no_write_and_one_read_per_ttl(launch, dynamodb) -> None:
