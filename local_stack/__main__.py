@@ -30,10 +30,11 @@ time compression (--speed-up N):
 
 the bound checked on every circuit:
   During each OPEN period, the calls that reach the failing service are at most one per
-  execution environment that calls it: --environments business environments + 1 checker. An
-  environment that has not yet read the OPEN record sends at most one more call (or has one in
-  flight); reporting its failure makes DynamoDB hand it the OPEN record, so its next lookup
-  refuses. The checker never probes an OPEN circuit and probes once per run.
+  execution environment that calls it (--environments business environments + 1 checker),
+  plus one checker probe per probe interval: the checker probes OPEN circuits so that a
+  recovery is seen within seconds. An environment that has not yet read the OPEN record sends
+  at most one more call (or has one in flight); its refused count hands it the OPEN record, so
+  its next lookup refuses.
 
 exit status:
   0 the expected transitions happened and the bound held; 1 they did not, or the fleet could
