@@ -132,3 +132,37 @@ def test_an_environment_that_opened_its_circuit_counts_failures_again_once_it_ha
     record = CircuitStore(db, "circuits").get("payments")
     assert (record.state, record.consecutive_opens) == (State.OPEN, 1), record
     assert tripping.flushes.dropped == 0
+
+
+class DownTable(HangingTable):
+    """Reads of the batch work; every other request times out, as when DynamoDB is away."""
+
+    def get(self, circuit_id):
+        raise TimeoutError("read timeout")
+
+    def add_tallies(self, base, tallies, stale_before_bucket):
+        raise TimeoutError("read timeout")
+
+
+def test_failures_held_past_the_cap_are_counted_as_dropped() -> None:
+    """Held failures are capped at MAX_PENDING; the oldest go, and the accounting says so:
+    every judged failure is written, dropped or still pending, never silently lost."""
+    from circuit_breaker_extension.service import MAX_PENDING
+
+    now = [100.0]
+    service = CircuitService(
+        {"payments": BreakerSettings(minimum_failures=100_000)},
+        DownTable(CircuitRecord("payments")),
+        (TimeoutError,),
+        cache_ttl_s=30,
+        unknown_state=State.CLOSED,
+        clock=lambda: now[0],
+        wall_ms=lambda: 2_000,
+    )
+    service.report("payments", ok=True, latency_ms=5, error=None)
+    judged = MAX_PENDING + 25
+    for _ in range(judged):
+        now[0] += 1.0  # every report is due: each tries the table and puts its failures back
+        service.report("payments", ok=False, latency_ms=5, error="boom")
+    assert service.pending_count() == MAX_PENDING
+    assert (service.flushes.written, service.flushes.dropped) == (0, judged - MAX_PENDING)

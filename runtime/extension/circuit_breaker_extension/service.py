@@ -236,14 +236,15 @@ class CircuitService:
         with self._lock:
             token = local.leases.popleft() if local.leases else None
             previous, local.previous_failed = local.previous_failed, failed
+            overflow = 0
             if token is None and failed and previous is not None:
                 local.failures.append(Failure(now, previous, error))
                 local.pending_repeats += previous
-                if len(local.failures) > MAX_PENDING:
-                    local.pending_repeats -= local.failures.pop(0).repeat
+                overflow = _cap(local)
             due = failed and (
                 self._clock() - local.flushed_at >= FLUSH_INTERVAL_S or self._could_trip(circuit_id, local, now)
             )
+        self._drop(overflow)
         if token is not None:
             return self._report_trial(TrialReport(circuit_id, token, outcome, now, error))
         record: Optional[CircuitRecord] = None
@@ -391,8 +392,9 @@ class CircuitService:
             with self._lock:  # not written: keep them, oldest first, ahead of any counted meanwhile
                 local.unwritten = True
                 local.failures[:0] = failures
-                del local.failures[:-MAX_PENDING]
-                local.pending_repeats = sum(failure.repeat for failure in local.failures)
+                local.pending_repeats += sum(failure.repeat for failure in failures)
+                overflow = _cap(local)
+            self._drop(overflow)
             raise
         with self._lock:
             self.flushes.in_flight -= len(failures)
@@ -539,6 +541,17 @@ class CircuitService:
             via=via,
             **(emf(record.id, record.updated_at, {OPENED: (1, "Count"), TRANSITION: (1, "Count")}) if opened else {}),
         )
+
+
+def _cap(local: _Local) -> int:
+    """Drop the oldest held failures beyond MAX_PENDING (lock held); returns how many, for the
+    accounting (``FlushStats.dropped``), so none is ever lost silently."""
+    overflow = len(local.failures) - MAX_PENDING
+    if overflow <= 0:
+        return 0
+    local.pending_repeats -= sum(failure.repeat for failure in local.failures[:overflow])
+    del local.failures[:overflow]
+    return overflow
 
 
 def _age_ms(entry: Entry[CircuitRecord]) -> Optional[int]:
