@@ -6,8 +6,9 @@ checker (its failed probes), so both count, refuse and trip the same way:
 1. observations that no longer count are dropped: made before the record's last transition,
    outside CLOSED, or older than the trip window (a replay after an outage must not open a
    circuit that has recovered since);
-2. the rest are added with :meth:`CircuitStore.add_tallies` (conflict-free ``ADD``); a refusal
-   hands back the stored record, which becomes the new base, and step 1 runs again on it;
+2. the rest are added with :meth:`CircuitStore.add_tallies` (conflict-free ``ADD``; the first
+   count of a circuit that has no item yet creates it in the same write); a refusal hands back
+   the stored record, which becomes the new base, and step 1 runs again on it;
 3. on the record the write returned (everyone's counts), the trip rule is judged, and a
    transition stored with a version-conditional write: stored once, whoever gets there first.
 """
@@ -69,22 +70,20 @@ def count_failures(
         pending = counting
         if not pending:
             return Counted(base, 0, dropped)
-        if base.version == 0:  # no item known: read it (cheaper than a refused write), else create it
+        if base.version == 0:  # no item known: read it first (a refused write would cost more than the read)
             base = store.get(base.id)
             if base.version != 0:
                 learned(base, "read", False)
                 continue
-            applied = store.apply(base.id, lambda record: created(record, now_ms), current=base)
-            learned(applied.record, "create", applied.written)
-            base = applied.record
-            continue
+        creating = created(base, now_ms) if base.version == 0 else None  # no item yet: this write makes it
+        period = base.version if creating is None else creating.version
         try:
-            record = store.add_tallies(base, tallies(base.version, pending, settings), oldest - 1)
+            record = store.add_tallies(base, tallies(period, pending, settings), oldest - 1, creating)
         except TallyRefused as refusal:
             base = refusal.record or CircuitRecord(base.id)
             learned(base, "refusal", False)
             continue
-        learned(record, "count", False)
+        learned(record, "count", creating is not None)
         return Counted(record, len(pending), dropped)
     raise TallyRefused(base)
 

@@ -137,8 +137,7 @@ class CircuitStore:
             proposed = transition(record)
             if proposed.version == record.version:
                 return Applied(record, written=False, attempts=attempt)
-            if proposed.incarnation is None:  # created now, or first written by this schema
-                proposed = replace(proposed, incarnation=self._new_incarnation())
+            proposed = self._incarnated(proposed)
             stored = self._write(record, proposed)
             if stored is None:
                 return Applied(proposed, written=True, attempts=attempt)
@@ -147,13 +146,23 @@ class CircuitStore:
                 self._backoff(attempt)
         raise ConflictError(f"circuit {circuit_id!r}: gave up after {self._max_attempts} conflicting writes")
 
-    def add_tallies(self, base: CircuitRecord, tallies: Sequence[Tally], stale_before_bucket: int) -> CircuitRecord:
+    def add_tallies(
+        self,
+        base: CircuitRecord,
+        tallies: Sequence[Tally],
+        stale_before_bucket: int,
+        creating: Optional[CircuitRecord] = None,
+    ) -> CircuitRecord:
         """Add ``tallies`` (all for ``base``'s version) to the stored counters; returns the record after.
 
         One ``UpdateItem``: ``ADD`` to each counter, ``REMOVE`` of the counters ``base`` shows
         that no longer count (another period's, or older than ``stale_before_bucket``), on the
         condition that the stored record is still ``base``'s version and incarnation. Raises
         :class:`TallyRefused` with the stored record when it is not.
+
+        ``creating`` (when ``base`` has no item yet, version 0) is the record's first stored
+        form: the same write sets it, so the first count creates the item and no separate
+        creating write is billed; the tallies are then for ``creating``'s version.
         """
         adding = tally_attributes(tallies)
         removing = [
@@ -164,6 +173,13 @@ class CircuitStore:
         names = {f"#c{i}": name for i, name in enumerate(adding)}
         values = {f":c{i}": {"N": str(value)} for i, value in enumerate(adding.values())}
         update = "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(adding)))
+        if creating is not None:
+            setting = to_item(self._incarnated(creating))
+            del setting["id"]
+            names.update({f"#s{i}": name for i, name in enumerate(setting)})
+            values.update({f":s{i}": value for i, value in enumerate(setting.values())})
+            update += " SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(setting)))
+            removing += [name for name in LEGACY_ATTRIBUTES if name not in setting]
         if removing:
             names.update({f"#r{i}": name for i, name in enumerate(removing)})
             update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removing)))
@@ -171,6 +187,13 @@ class CircuitStore:
             return from_item(self._update(base, update, names, values, ReturnValues="ALL_NEW")["Attributes"])
         except _Refused as refusal:
             raise TallyRefused(from_item(refusal.item) if refusal.item else None) from None
+
+    def _incarnated(self, proposed: CircuitRecord) -> CircuitRecord:
+        """``proposed`` with an incarnation: one is chosen when the item is created (or first
+        written by this schema)."""
+        if proposed.incarnation is not None:
+            return proposed
+        return replace(proposed, incarnation=self._new_incarnation())
 
     def _write(self, base: CircuitRecord, proposed: CircuitRecord) -> Optional[CircuitRecord]:
         """Write ``proposed`` if the stored record is still ``base``; else return what is stored."""
