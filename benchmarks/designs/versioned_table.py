@@ -41,6 +41,7 @@ class VersionedTable:
 
     def __init__(self) -> None:
         self._items: dict[str, Item] = {}
+        self._sizes: dict[str, int] = {}  # each item's billed size, computed once per write
         self.usage = Usage()
 
     def peek(self, key: str) -> Optional[Item]:
@@ -76,7 +77,8 @@ class VersionedTable:
             raise ConditionalCheckFailed(stored if ReturnValuesOnConditionCheckFailure == "ALL_OLD" else None)
         item = expressions.updated(UpdateExpression, stored or {"id": Key["id"]}, names, values)
         self._items[key] = item
-        self.usage.write(cost.write_units(cost.item_size(stored), cost.item_size(item)))
+        size_before, self._sizes[key] = self._sizes.get(key, 0), cost.item_size(item)
+        self.usage.write(cost.write_units(size_before, self._sizes[key]))
         if ReturnValues == "ALL_NEW":
             return {"Attributes": item}
         if ReturnValues == "ALL_OLD":
@@ -87,8 +89,8 @@ class VersionedTable:
 
     def _read(self, keys: list[Item], consistent: bool) -> list[Item]:
         """GetItem/BatchGetItem: each key is billed as one item read, found or not."""
-        found = [self._items.get(k["id"]["S"]) for k in keys]
-        self.usage.read(sum(cost.read_units(cost.item_size(item), consistent) for item in found))
-        return [item for item in found if item is not None]
+        names = [k["id"]["S"] for k in keys]
+        self.usage.read(sum(cost.read_units(self._sizes.get(name, 0), consistent) for name in names))
+        return [self._items[name] for name in names if name in self._items]
 
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import cached_property
 from enum import Enum
 from fractions import Fraction
 from typing import Any, Mapping, Optional
@@ -176,18 +177,25 @@ class BreakerSettings:
         """The longest an open period may last."""
         return self.max_open_duration_s if self.max_open_duration_s is not None else 2 * self.open_duration_s
 
-    @property
+    # Derived values are cached on the instance (settings are immutable): the trip rule is judged
+    # on every counting write and every cache read, so exact decimal arithmetic runs once.
+    @cached_property
     def window_ms(self) -> int:
         return _round_ms(_exact(self.window_s))
 
-    @property
+    @cached_property
     def bucket_ms(self) -> int:
         """Width of one counter bucket: the window in ``TALLY_BUCKETS`` parts, at least 1 ms."""
         return max(self.window_ms // TALLY_BUCKETS, 1)
 
-    @property
+    @cached_property
     def trial_lease_ms(self) -> int:
         return _round_ms(_exact(self.trial_lease_s))
+
+    @cached_property
+    def rate_threshold(self) -> Fraction:
+        """``failure_rate_threshold`` as the exact decimal it was written as."""
+        return _exact(self.failure_rate_threshold)
 
 
 _SETTINGS_FIELDS = {f.name for f in fields(BreakerSettings)}
@@ -335,7 +343,7 @@ def trips(record: CircuitRecord, settings: BreakerSettings, now_ms: int) -> bool
 
 def rule_holds(settings: BreakerSettings, judged: int, repeats: int) -> bool:
     """The trip rule on counts: enough judged failures, and a share of repeats at the threshold."""
-    threshold = _exact(settings.failure_rate_threshold)
+    threshold = settings.rate_threshold
     return judged >= settings.minimum_failures and repeats * threshold.denominator >= threshold.numerator * judged
 
 
