@@ -25,6 +25,23 @@ class HangingTable:
         raise TimeoutError("read timeout")
 
 
+def _memory_environment(
+    db, name: str, settings: BreakerSettings, now_ms: list[int], cache_ttl_s: float = 30
+) -> CircuitService:
+    """One execution environment's service on the in-memory table, on the test's clock."""
+    from breaker.store import CircuitStore, ConflictError
+
+    return CircuitService(
+        {"payments": settings},
+        CircuitStore(db.caller(name), "circuits", sleep=lambda s: None),
+        (ConflictError,),
+        cache_ttl_s=cache_ttl_s,
+        unknown_state=State.CLOSED,
+        clock=lambda: now_ms[0] / 1000,
+        wall_ms=lambda: now_ms[0],
+    )
+
+
 def test_a_failed_trial_write_pauses_trials_instead_of_holding_every_lookup() -> None:
     """While the table cannot take a trial lease, lookups answer not-allowed (stale) at once for
     TRIAL_RETRY_AFTER_S, instead of each waiting out another DynamoDB timeout."""
@@ -96,7 +113,7 @@ def test_an_environment_that_opened_its_circuit_counts_failures_again_once_it_ha
     the circuit kept that OPEN record as the base of every later count, so once the fleet had
     closed the circuit again it dropped each of its failures as "made before the last
     transition". Its failures never counted again, and an outage only it saw never tripped."""
-    from breaker.store import CircuitStore, ConflictError
+    from breaker.store import CircuitStore
     from tests.support.memory_dynamodb import MemoryDynamoDB
 
     now_ms = [1_700_000_000_000]
@@ -106,15 +123,7 @@ def test_an_environment_that_opened_its_circuit_counts_failures_again_once_it_ha
     db = MemoryDynamoDB()
 
     def environment(name: str) -> CircuitService:
-        return CircuitService(
-            {"payments": settings},
-            CircuitStore(db.caller(name), "circuits", sleep=lambda s: None),
-            (ConflictError,),
-            cache_ttl_s=1,
-            unknown_state=State.CLOSED,
-            clock=lambda: now_ms[0] / 1000,
-            wall_ms=lambda: now_ms[0],
-        )
+        return _memory_environment(db, name, settings, now_ms, cache_ttl_s=1)
 
     def calls(service: CircuitService, ok: bool, count: int) -> None:
         for _ in range(count):
@@ -140,7 +149,7 @@ class DownTable(HangingTable):
     def get(self, circuit_id):
         raise TimeoutError("read timeout")
 
-    def add_tallies(self, base, tallies, stale_before_bucket):
+    def add_tallies(self, base, tallies, stale_before_bucket, creating=None):
         raise TimeoutError("read timeout")
 
 
@@ -166,3 +175,58 @@ def test_failures_held_past_the_cap_are_counted_as_dropped() -> None:
         service.report("payments", ok=False, latency_ms=5, error="boom")
     assert service.pending_count() == MAX_PENDING
     assert (service.flushes.written, service.flushes.dropped) == (0, judged - MAX_PENDING)
+
+
+def test_counting_writes_follow_a_token_bucket_whatever_the_failures_are() -> None:
+    """A burst of failures is written FLUSH_BURST times at once, then once per FLUSH_INTERVAL_S.
+    Whether a failure goes out at once depends only on when it comes: a run of repeats and a run
+    of failures that are not repeats are written at the same moments (were repeats written
+    sooner, the table's share of repeats would run ahead of the fleet's and trip falsely)."""
+    from circuit_breaker_extension.service import FLUSH_BURST, FLUSH_INTERVAL_S
+    from tests.support.memory_dynamodb import MemoryDynamoDB
+
+    settings = BreakerSettings(minimum_failures=100_000)  # never trips: only the bucket decides
+    writes_by_pattern = []
+    for repeats in (True, False):
+        db, now_ms = MemoryDynamoDB(), [1_700_000_000_000]
+        service = _memory_environment(db, "env", settings, now_ms)
+        service.report("payments", ok=True, latency_ms=5, error=None)
+        writes = []
+        for step in range(12):
+            if not repeats:
+                service.report("payments", ok=True, latency_ms=5, error=None)
+            service.report("payments", ok=False, latency_ms=5, error="HTTP 503")
+            writes.append(db.writes)
+            if step >= FLUSH_BURST + 2:
+                now_ms[0] += int(FLUSH_INTERVAL_S * 1000 / 2)  # one token every second failure
+        writes_by_pattern.append(writes)
+        service.retry_pending()
+        assert service.flushes.written == 12 and service.pending_count() == 0
+    assert writes_by_pattern[0] == writes_by_pattern[1]
+    # The burst at once (the first write creates the record), none while the bucket is empty,
+    # then one per refilled token.
+    burst = list(range(1, FLUSH_BURST + 1))
+    assert writes_by_pattern[0] == burst + [FLUSH_BURST] * 4 + [FLUSH_BURST + 1] * 2 + [FLUSH_BURST + 2] * 2
+
+
+def test_after_a_written_failure_the_next_lookup_sees_a_trip_made_since() -> None:
+    """An environment whose failure was written while the circuit was CLOSED reads the record
+    once before its next call: another environment may have tripped it in between, and its own
+    copy (fresh by its TTL) would let the call go out."""
+    from tests.support.memory_dynamodb import MemoryDynamoDB
+
+    db, now_ms = MemoryDynamoDB(), [1_700_000_000_000]
+    settings = BreakerSettings(failure_rate_threshold=0.5, minimum_failures=3)
+    slow, fast = (_memory_environment(db, name, settings, now_ms) for name in ("slow", "fast"))
+    for ok in (True, False):  # judged, not a repeat: written at once, the circuit stays CLOSED
+        assert slow.lookup("payments").allowed
+        slow.report("payments", ok=ok, latency_ms=5, error=None if ok else "HTTP 503")
+    for ok in (True, False, False, False):  # 4 judged, 2 repeats across the fleet: OPEN
+        assert fast.lookup("payments").allowed
+        fast.report("payments", ok=ok, latency_ms=5, error=None if ok else "HTTP 503")
+    reads = db.reads
+    view = slow.lookup("payments")
+    assert (view.state, view.allowed) == (State.OPEN, False)
+    assert db.reads == reads + 1  # the one re-read; later lookups serve the copy again
+    slow.lookup("payments")
+    assert db.reads == reads + 1

@@ -10,10 +10,14 @@ What it guarantees, and why:
 - Successes are never written in CLOSED: the environment only remembers whether its previous
   call failed. A failure is counted locally as *judged* (this environment had called before)
   and *repeat* (that call failed too) and added to the record's counters with one conflict-free
-  ``ADD`` per circuit at most every ``FLUSH_INTERVAL_S``: the first failure after a quiet
-  second is written at once, so the environment learns the shared state from the write's
-  reply after at most one failed call of its own; later ones ride on the next write. Writes
-  are bounded by environments × flush rate, not by request or failure rate.
+  ``ADD`` per circuit, as a token bucket allows: up to ``FLUSH_BURST`` at once after a quiet
+  spell, then one per ``FLUSH_INTERVAL_S``; failures without a token ride on the next write.
+  Writes are bounded by environments × flush rate, not by request or failure rate, and which
+  failure goes out at once never depends on whether it is a repeat, so the table's counts are
+  never skewed towards repeats.
+- After a written failure that left the circuit CLOSED, the next lookup re-reads the record
+  (one GetItem): another environment may have tripped it since, and a fast caller would
+  otherwise send calls until its next write or re-read. Never while healthy.
 - The write's reply holds every environment's counts; when the trip rule holds on it, this
   environment stores the transition with a version-conditional write (stored once, fleet-wide).
 - In HALF_OPEN a lookup that may call takes a trial lease with a random token; the outcome this
@@ -69,8 +73,13 @@ REFRESH_AHEAD_S = 1.0
 # a recovery must reach every environment before its next call, and only then is the read worth
 # its cost (a healthy circuit's copy keeps the full TTL).
 WATCH_CACHE_TTL_S = 2.0
-# Counted failures of one circuit are written at most this often per environment.
+# Counted failures of one circuit are written as a token bucket allows, per environment: up to
+# FLUSH_BURST writes at once after a quiet spell, then one per FLUSH_INTERVAL_S. Which failure
+# gets written at once depends only on when it comes, never on what it is (a repeat or not), so
+# the counts in the table are an unbiased sample of the fleet's at every moment; the burst lets
+# the first few failures of an outage reach the table (and trip it) at once.
 FLUSH_INTERVAL_S = 0.25
+FLUSH_BURST = 4
 # Queued writes retried at the start of an invocation, at most for this long: the extension's
 # time counts against the function's timeout. One write per circuit, so a queue left by an
 # outage is usually one or two writes.
@@ -138,8 +147,10 @@ class _Local:
     previous_failed: Optional[bool] = None  # the outcome of this environment's previous call
     failures: list[Failure] = field(default_factory=list)  # judged failures not written yet
     pending_repeats: int = 0  # how many of those are repeats
-    flushed_at: float = float("-inf")  # clock time of the last counting write
+    write_tokens: float = FLUSH_BURST  # counting writes this environment may send now (token bucket)
+    tokens_at: float = float("-inf")  # clock time the tokens were last counted
     unwritten: bool = False  # the last counting write failed: the table is away, counts wait
+    recheck: bool = False  # a failure was written and the circuit was still CLOSED: re-read before the next call
     leases: deque[str] = field(default_factory=deque)  # trial tokens granted here, not yet reported
     trials_paused_until: float = float("-inf")
 
@@ -202,6 +213,8 @@ class CircuitService:
         lease expires after ``trial_lease_s``.
         """
         local = self._local[circuit_id]
+        if local.recheck:
+            self._recheck(circuit_id, local)
         entry = self._entry(circuit_id)
         record = self._newer(entry.value)
         now = self._wall_ms()
@@ -241,9 +254,7 @@ class CircuitService:
                 local.failures.append(Failure(now, previous, error))
                 local.pending_repeats += previous
                 overflow = _cap(local)
-            due = failed and (
-                self._clock() - local.flushed_at >= FLUSH_INTERVAL_S or self._could_trip(circuit_id, local, now)
-            )
+            due = failed and (self._take_write(local) or self._could_trip(circuit_id, local, now))
         self._drop(overflow)
         if token is not None:
             return self._report_trial(TrialReport(circuit_id, token, outcome, now, error))
@@ -252,6 +263,7 @@ class CircuitService:
         if due:
             try:
                 record = self._flush(circuit_id)
+                local.recheck = record.state is State.CLOSED
                 queued = False
             except self._unavailable as failure:
                 log("count_pending", circuit=circuit_id, error=repr(failure), pending=self.pending_count())
@@ -288,7 +300,7 @@ class CircuitService:
         """Write what waits: counts (one write per circuit) and queued trial outcomes.
 
         Stops at ``deadline`` (clock time) or when the table fails again. ``due_only`` leaves
-        counts written less than ``FLUSH_INTERVAL_S`` ago for later (on INVOKE); SHUTDOWN
+        counts the write bucket has no token for yet for later (on INVOKE); SHUTDOWN
         writes everything.
         """
         try:
@@ -296,9 +308,7 @@ class CircuitService:
                 if deadline is not None and self._clock() >= deadline:
                     return
                 with self._lock:
-                    waiting = bool(local.failures) and (
-                        not due_only or self._clock() - local.flushed_at >= FLUSH_INTERVAL_S
-                    )
+                    waiting = bool(local.failures) and (not due_only or self._take_write(local))
                 if waiting:
                     self._flush(circuit_id)
             while deadline is None or self._clock() < deadline:
@@ -376,7 +386,6 @@ class CircuitService:
         local = self._local[circuit_id]
         with self._lock:
             failures, local.failures, local.pending_repeats = local.failures, [], 0
-            local.flushed_at = self._clock()
             self.flushes.in_flight += len(failures)
         now = self._wall_ms()
         try:
@@ -403,6 +412,33 @@ class CircuitService:
         self._drop(counted.dropped)
         error = next((f.error for f in reversed(failures) if f.error is not None), None)
         return trip_if_due(self._store, counted.record, local.settings, now, error, self._remember)[0]
+
+    def _recheck(self, circuit_id: str, local: _Local) -> None:
+        """Read the record once before the call after a written failure.
+
+        Another environment may trip the circuit in the milliseconds between this one's write
+        and its next call; the cached copy would learn that only at its next re-read, and a fast
+        caller sends many calls in that time. One read per written failure (never while
+        healthy): the next call goes out only if the circuit is still CLOSED as stored now. A
+        table that cannot be read leaves the copy as it was.
+        """
+        local.recheck = False
+        try:
+            record = self._store.get(circuit_id)
+        except self._unavailable as failure:
+            log("recheck_failed", circuit=circuit_id, error=repr(failure))
+            return
+        self._remember(record, "read")
+
+    def _take_write(self, local: _Local) -> bool:
+        """Take a token for one counting write, if the bucket has one (see FLUSH_BURST). Lock held."""
+        now = self._clock()
+        local.write_tokens = min(FLUSH_BURST, local.write_tokens + (now - local.tokens_at) / FLUSH_INTERVAL_S)
+        local.tokens_at = now
+        if local.write_tokens < 1:
+            return False
+        local.write_tokens -= 1
+        return True
 
     def _could_trip(self, circuit_id: str, local: _Local, now: int) -> bool:
         """Whether the fleet's counts this environment last saw, plus its own unwritten ones,
