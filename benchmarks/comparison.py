@@ -22,7 +22,6 @@ from .simulator import Trace, simulate
 WORKERS = 2
 PLOTTED = (10, 50.0, 0)  # E, R, seed of the outage plot
 SWEEP_CELL = (100, 50.0)  # E, R of the Pareto sweep
-SWEEP_KNOBS_S = (5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
 SWEEP_SEEDS = 10
 
 
@@ -94,10 +93,10 @@ def _tasks(cells: Iterable[Cell], sweep: bool, sweep_seeds: int) -> list[_Task]:
     every = tuple(d.key for d in DESIGNS)
     tasks = [_Task(cell, seed, every, (None,), False) for cell in cells for seed in range(cell.seeds)]
     if sweep:
-        knobbed = tuple(d.key for d in DESIGNS if d.knob)
+        knobbed = [d for d in DESIGNS if d.knob]
         for case in OUTAGE_CASES:
             cell = Cell(case, *SWEEP_CELL)
-            tasks += [_Task(cell, seed, knobbed, SWEEP_KNOBS_S, True) for seed in range(sweep_seeds)]
+            tasks += [_Task(cell, seed, (d.key,), d.sweep_knobs_s, True) for d in knobbed for seed in range(sweep_seeds)]
     return sorted(tasks, key=lambda t: -t.size)
 
 

@@ -25,7 +25,7 @@ matplotlib.use("Agg")  # files only: no display on build machines or in CI
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from .comparison import SWEEP_CELL, SWEEP_KNOBS_S, Cell, Comparison  # noqa: E402
+from .comparison import SWEEP_CELL, Cell, Comparison  # noqa: E402
 from .designs import DESIGNS  # noqa: E402
 from .scenario import OUTAGE_CASES  # noqa: E402
 from .simulator import FAILED, FALLBACK, LIVE, Trace  # noqa: E402
@@ -61,7 +61,7 @@ def pareto(comparison: Comparison, path: Path) -> Optional[Path]:
     for axis, case in zip(axes[0], cases):
         for design in DESIGNS:
             if design.knob:
-                points = [(knob, comparison.sweep_summary(case.name, design.key, knob)) for knob in SWEEP_KNOBS_S]
+                points = [(knob, comparison.sweep_summary(case.name, design.key, knob)) for knob in design.sweep_knobs_s]
                 shown = [(k, s["dead_calls"].mean, s["restore_s"].mean) for k, s in points if s["restore_s"].missing == 0]
                 if not shown:
                     continue

@@ -24,7 +24,8 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
-from .comparison import SWEEP_KNOBS_S, Cell, Comparison
+from .comparison import Cell, Comparison
+from .designs import BY_KEY
 from .metrics import Spread
 from .scenario import OUTAGE_CASES
 
@@ -199,17 +200,18 @@ def _pareto(comparison: Comparison, case: str, other: str) -> Target:
         summary = comparison.sweep_summary(case, design, knob)
         return _mean(summary["dead_calls"]), _mean(summary["restore_s"])
 
-    ours = [point("d", knob) for knob in SWEEP_KNOBS_S]
+    ours = [point("d", knob) for knob in BY_KEY["d"].sweep_knobs_s]
+    knobs = BY_KEY[other].sweep_knobs_s
     unmatched = [
         (knob, theirs)
-        for knob in SWEEP_KNOBS_S
+        for knob in knobs
         for theirs in [point(other, knob)]
         if not any(dead <= theirs[0] and restore <= theirs[1] for dead, restore in ours)
     ]
     id_ = f"T3 Pareto vs ({other})"
     name = f"{case}: (d)'s sweep dominates ({other})'s (dead calls, restore means)"
-    measured = f"{len(SWEEP_KNOBS_S) - len(unmatched)} of {len(SWEEP_KNOBS_S)} points dominated"
-    limit = f"all {len(SWEEP_KNOBS_S)}"
+    measured = f"{len(knobs) - len(unmatched)} of {len(knobs)} points dominated"
+    limit = f"all {len(knobs)}"
     if not unmatched:
         return Target(id_, name, True, measured, limit)
     detail = "; ".join(f"({other}) at {knob:g} s: {_show(t[0], '')} dead calls, restore {_show(t[1], ' s')}" for knob, t in unmatched)

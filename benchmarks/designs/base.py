@@ -8,8 +8,9 @@ at once, all sharing its one breaker and cache, and other environments act in be
 which is where stale reads and lost updates come from.
 
 Designs with a scheduled checker expose it as ``checker``, split the same way. A design with
-a recovery knob (open duration, reset timeout, timeout) names it in ``knob`` and takes its
-value as the constructor's ``knob_s`` (None: the design's default), for the Pareto sweep.
+a recovery knob (open duration, reset timeout, timeout, probe interval) names it in ``knob``
+and takes its value as the constructor's ``knob_s`` (None: the design's default), for the
+Pareto sweep over ``sweep_knobs_s``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from ..cost import FAILED_CONDITIONAL_WRITE_UNITS
 from ..scenario import Scenario
 
 Clock = Callable[[], float]  # simulated seconds since the start of the run
+
+# The recovery-knob values a design is swept over unless it names its own (a knob whose range
+# is narrower, such as a probe interval, does).
+SWEEP_KNOBS_S = (5.0, 10.0, 20.0, 30.0, 60.0, 120.0)
 
 # Simulated time 0 as a wall-clock instant, for code that reads epoch time (the state machine's
 # milliseconds, pybreaker's datetimes).
@@ -84,6 +89,7 @@ class Design(ABC):
     key: ClassVar[str]  # "a", "b", ...: the letter the brief and BENCHMARKS.md use
     title: ClassVar[str]
     knob: ClassVar[Optional[str]] = None  # the recovery knob ``knob_s`` sets, None: the design has none
+    sweep_knobs_s: ClassVar[tuple[float, ...]] = SWEEP_KNOBS_S
     checker: Optional[Checker] = None
 
     def __init__(self, scenario: Scenario, clock: Clock, knob_s: Optional[float] = None) -> None:

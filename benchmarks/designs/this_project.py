@@ -4,15 +4,20 @@ Each environment runs the extension's ``CircuitService`` (the TTL cache with ref
 INVOKE, version-conditional reports, rate-limited invalidation after a failure, fleet-wide
 half-open trial leases) over the real ``CircuitStore`` and ``breaker.machine``, with the
 simulated clock injected where the extension passes ``time.monotonic`` and ``time.time``.
-Only DynamoDB is simulated (``VersionedTable``). Its recovery knob is ``open_duration_s``
-(``BreakerSettings``); the sweep leaves every other setting at its default. An invocation does what the extension and the
+Only DynamoDB is simulated (``VersionedTable``). An invocation does what the extension and the
 business function do: INVOKE (prefetch, retry queued reports), ``GET /circuits/{id}``, and
 after a call ``POST .../success`` or ``.../failure``.
+
+Its recovery knob is the checker's ``probe.interval_while_open_s``: a passing probe ends an
+open period, so that interval, not ``open_duration_s`` (the way back when no probe passes),
+sets how soon a recovered dependency is used again. It is swept over the values the stack
+config accepts (1-60 s); every other setting stays at its default.
 
 The checker is ``checker.probing.CheckRun``, the logic ``checker.handler`` runs in Lambda, on
 its schedule (``rate(1 minute)``, the 60 s probe interval of every design): a probe at each run;
 while the circuit is OPEN or HALF_OPEN the run probes again every ``interval_while_open_s``
-(5 s), at most ``PROBES_PER_RUN`` (10) times a run, and a passing probe lets trials through early.
+(5 s), for ``RUN_SPAN_S`` (45 s) after its first probe, and a passing probe lets trials
+through early.
 The probe's send and its result are split here because a hung probe returns
 ``call_timeout_s`` later, and other environments act in between.
 """
@@ -27,7 +32,7 @@ from breaker.item import from_item
 from breaker.machine import BreakerSettings, CircuitRecord, State, classify, effective_state
 from breaker.store import CircuitStore, ConflictError
 from checker.config import DEFAULT_INTERVAL_WHILE_OPEN_S
-from checker.handler import PROBES_PER_RUN
+from checker.handler import RUN_SPAN_S
 from checker.probing import CheckRun, Probe
 from circuit_breaker_extension.config import DEFAULT_CACHE_TTL_S
 from circuit_breaker_extension.sdk import WRITE_ATTEMPTS
@@ -49,20 +54,23 @@ def _store(table: VersionedTable, max_attempts: int = 8) -> CircuitStore:
 class ProjectChecker:
     """``checker.handler.check`` on simulated time: ``CheckRun`` decides, the simulator probes."""
 
-    def __init__(self, table: VersionedTable, settings: BreakerSettings, clock: Clock, interval_s: float) -> None:
+    def __init__(
+        self, table: VersionedTable, settings: BreakerSettings, clock: Clock, interval_s: float, while_open_s: float
+    ) -> None:
         self._store = _store(table)
+        self._while_open_s = while_open_s
         self._settings = settings
         self._wall_ms = epoch_ms(clock)
         self._memory: dict[str, bool] = {}  # the checker environment's previous probe, as in Lambda
         self._run: Optional[CheckRun] = None
-        self._probes = 0
+        self._started = 0.0
         self._probe: Optional[Probe] = None
         self.interval_s = interval_s
 
     def start(self, now: float) -> bool:
         if self._run is None:  # a scheduled run begins
             self._run = CheckRun(CIRCUIT, self._settings, self._store, self._memory)
-            self._probes = 0
+            self._started = now
         step = self._run.start(self._wall_ms())
         if not isinstance(step, Probe):
             self._run = None
@@ -74,9 +82,8 @@ class ProjectChecker:
         assert self._run is not None and self._probe is not None
         outcome = classify(ok, latency_s * 1000, self._settings)
         self._run.done(self._probe, outcome, self._wall_ms(), error=None if ok else "probe failed")
-        self._probes += 1
-        if self._run.again() and self._probes < PROBES_PER_RUN:
-            return DEFAULT_INTERVAL_WHILE_OPEN_S
+        if self._run.again() and now + self._while_open_s - self._started <= RUN_SPAN_S:
+            return self._while_open_s
         self._run = None
         return None
 
@@ -84,11 +91,12 @@ class ProjectChecker:
 class ThisProject(Design):
     key = "d"
     title = "this project (defaults: 35 % repeats of 30 judged failures in 60 s, probes every 5 s while OPEN, 30 s TTL)"
-    knob = "open_duration_s"
+    knob = "probe.interval_while_open_s"
+    sweep_knobs_s = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0)
 
     def __init__(self, scenario: Scenario, clock: Clock, knob_s: Optional[float] = None) -> None:
         super().__init__(scenario, clock, knob_s)
-        settings = BreakerSettings() if knob_s is None else BreakerSettings(open_duration_s=knob_s)
+        settings = BreakerSettings()
         self._table = VersionedTable()
         self._services = [
             CircuitService(
@@ -102,7 +110,8 @@ class ThisProject(Design):
             )
             for _ in range(scenario.environments)
         ]
-        self.checker = ProjectChecker(self._table, settings, clock, scenario.probe_interval_s)
+        while_open_s = DEFAULT_INTERVAL_WHILE_OPEN_S if knob_s is None else knob_s
+        self.checker = ProjectChecker(self._table, settings, clock, scenario.probe_interval_s, while_open_s)
         self._wall_ms = epoch_ms(clock)
 
     def running(self) -> ContextManager[None]:

@@ -5,8 +5,9 @@ Environment: ``CIRCUIT_BREAKER_TABLE``, the circuits table.
 
 What each probe does to the circuit is :class:`checker.probing.CheckRun`'s to decide; this
 module sends the probes, and while the circuit is OPEN or HALF_OPEN sends another every
-``interval_while_open_s``, at most ``PROBES_PER_RUN`` in a run and never past the function's
-own timeout, so a recovery is noticed within seconds although the schedule fires once a minute. Every probe writes one JSON log line (and its metrics).
+``interval_while_open_s``, for at most ``RUN_SPAN_S`` after its first probe and never past the
+function's own timeout, so a recovery is noticed within seconds although the schedule fires
+once a minute. Every probe writes one JSON log line (and its metrics).
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from .config import InputError, ProbeInput, parse_input
 from .probing import CheckRun
 from .report import CheckReport, log_record, summary
 
-# A run probes again while a circuit is on its way back, at most this many times (45 s of a
-# minute's schedule at the default 5 s interval), and never past the function's own timeout.
-PROBES_PER_RUN = 10
+# A run probes again while a circuit is on its way back until this long after its first probe:
+# the schedule fires every minute, so a run (its last probe's timeout included) ends before the
+# next one starts, and the gap between their probes stays short.
+RUN_SPAN_S = 45
 END_MARGIN_MS = 1000
 
 _store: Optional[CircuitStore] = None  # the store the last run used
@@ -91,12 +93,13 @@ def check(
     sleep: Callable[[float], None] = time.sleep,
     into: Optional[list[CheckReport]] = None,
 ) -> list[CheckReport]:
-    """One run: probe, apply, and while the circuit is OPEN or HALF_OPEN probe again, at most
-    ``PROBES_PER_RUN`` times and never past ``deadline_ms`` (epoch ms; None: no limit but the
+    """One run: probe, apply, and while the circuit is OPEN or HALF_OPEN probe again, for at most
+    ``RUN_SPAN_S`` after the first probe and never past ``deadline_ms`` (epoch ms; None: no limit but the
     count). Each probe's report is appended to ``into`` as soon as it is made."""
     run = CheckRun(probe_input.circuit_id, probe_input.settings, circuits, _previous_failed)
     reports = [] if into is None else into
     interval_ms = probe_input.interval_while_open_s * 1000
+    started_ms = now()
     while True:
         step = run.start(now())
         if isinstance(step, CheckReport):
@@ -108,9 +111,9 @@ def check(
         if outcome is Outcome.SLOW:
             error = f"slow: {result.latency_ms:.0f} ms >= {probe_input.settings.slow_call_threshold_ms} ms"
         reports.append(run.done(step, outcome, now(), status=result.status, latency_ms=result.latency_ms, error=error))
-        probes = sum(report.outcome is not None for report in reports)
-        ends_in_time = deadline_ms is None or now() + interval_ms + probe_input.timeout_s * 1000 <= deadline_ms
-        if not run.again() or probes >= PROBES_PER_RUN or not ends_in_time:
+        next_ms = now() + interval_ms
+        ends_in_time = deadline_ms is None or next_ms + probe_input.timeout_s * 1000 <= deadline_ms
+        if not run.again() or next_ms - started_ms > RUN_SPAN_S * 1000 or not ends_in_time:
             return reports
         sleep(interval_ms / 1000)
 

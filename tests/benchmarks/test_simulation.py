@@ -236,7 +236,7 @@ def test_the_knob_reaches_each_design() -> None:
     assert PybreakerFleet(TINY, clock, 7.0)._breakers[0].reset_timeout == 7.0  # type: ignore[attr-defined]
     assert ReadPerCall(TINY, clock, 7.0).timeout_s == 7.0
     assert CurrentRelease(TINY, clock, 7.0).timeout_s == 7.0
-    assert ThisProject(TINY, clock, 7.0).checker._settings.open_duration_s == 7.0  # type: ignore[union-attr]
+    assert ThisProject(TINY, clock, 7.0).checker._while_open_s == 7.0  # type: ignore[union-attr]
 
 
 def test_this_project_short_circuits_a_fleet_after_the_threshold() -> None:

@@ -73,7 +73,7 @@ def run_all(capsys: pytest.CaptureFixture[str], probe_event: dict[str, Any]) -> 
 def run(capsys: pytest.CaptureFixture[str], probe_event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Invoke the handler for a run of exactly one probe; return its summary and log line."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(checker, "PROBES_PER_RUN", 1)
+        patch.setattr(checker, "RUN_SPAN_S", 0)
         summary, lines = run_all(capsys, probe_event)
     assert len(lines) == 1, lines
     return summary, lines[0]
@@ -246,11 +246,11 @@ def test_a_run_keeps_probing_while_open_until_the_service_is_back(clock, circuit
     assert summary["probes"] == 4 and summary["state_after"] == "CLOSED"
 
 
-def test_a_run_probes_at_most_probes_per_run_times(clock, circuits, service, capsys):
+def test_a_run_probes_for_at_most_run_span_s(clock, circuits, service, capsys):
     service.status = 503
     trip(capsys, service.url())
     summary, lines = run_all(capsys, {**event(service.url()), "interval_while_open_s": 5})
-    assert len(lines) == checker.PROBES_PER_RUN and summary["state_after"] == "OPEN"
+    assert len(lines) == 10 and summary["state_after"] == "OPEN"  # at 0, 5, ..., 45 s: RUN_SPAN_S
 
 
 def test_a_run_ends_before_the_functions_timeout(clock, circuits, service, capsys, monkeypatch):
@@ -310,7 +310,8 @@ def test_half_open_probe_skipped_when_the_trial_is_taken(clock, circuits, servic
 
 
 def concurrent_checks(checkers: int, probe_input: Any, aws_env: Any, table: str, clock: Clock) -> tuple[list[Any], list[CircuitStore]]:
-    """``checkers`` environments probing at once, each remembering a failed previous probe."""
+    """``checkers`` environments probing at once, one probe each (the service's gate holds every
+    probe until all have arrived), each remembering a failed previous probe."""
     stores = [CircuitStore(aws_env.client(), table) for _ in range(checkers)]
     reports: list[Any] = []
 
@@ -319,10 +320,12 @@ def concurrent_checks(checkers: int, probe_input: Any, aws_env: Any, table: str,
         reports.extend(checker.check(probe_input, store, clock))
 
     threads = [threading.Thread(target=check, args=(store,)) for store in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(checker, "RUN_SPAN_S", 0)
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     return reports, stores
 
 
