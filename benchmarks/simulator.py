@@ -170,6 +170,11 @@ class _Run:
             tuple(self._states),
         )
 
+    def _again(self, now: float, delay: Optional[float]) -> None:
+        """The checker's run looks again after ``delay`` (None: the run is over)."""
+        if delay is not None and now + delay < self._scenario.duration_s:
+            self._push(now + delay, _PROBE, None)
+
     def _rare_event(self, now: float, kind: int, data: Any) -> None:
         checker = self._design.checker
         if kind == _PROBE:
@@ -178,11 +183,11 @@ class _Run:
                 self._probes.append(now)
                 ok, latency = self._dependency.respond(now, probe_draw(self._scenario, now))
                 self._push(now + latency, _PROBE_DONE, (ok, latency))
+            else:
+                self._again(now, checker.skipped(now))
         elif kind == _PROBE_DONE:
             assert checker is not None
-            again = checker.done(now, *data)
-            if again is not None and now + again < self._scenario.duration_s:
-                self._push(now + again, _PROBE, None)
+            self._again(now, checker.done(now, *data))
         elif kind == _SAMPLE:
             self._states.append((now, self._design.state(now)))
         else:

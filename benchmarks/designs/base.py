@@ -71,7 +71,8 @@ class Checker(Protocol):
     ``start`` is called at each scheduled run; when it returns True the simulator sends one
     probe, and ``done`` gets its result. ``done`` returns None when the run is over, or the
     delay after which the same run probes again: the simulator then calls ``start`` and, if
-    it returns True, probes again, as many times as the run asks.
+    it returns True, probes again, as many times as the run asks. When ``start`` returns False
+    (no probe now), ``skipped`` says whether the run looks again, after how long.
     """
 
     interval_s: float
@@ -81,6 +82,9 @@ class Checker(Protocol):
 
     def done(self, now: float, ok: bool, latency_s: float) -> Optional[float]:
         """The probe's result, ``latency_s`` after ``start``; the delay to the run's next probe, or None."""
+
+    def skipped(self, now: float) -> Optional[float]:
+        """``start`` sent no probe now: the delay after which the run looks again, or None (it is over)."""
 
 
 class Design(ABC):

@@ -42,6 +42,9 @@ class SeedChecker:
     def start(self, now: float) -> bool:
         return True
 
+    def skipped(self, now: float) -> Optional[float]:
+        return None  # never: start always probes
+
     def done(self, now: float, ok: bool, latency_s: float) -> Optional[float]:
         timed_out = not ok and latency_s >= self._timeout_s
         self._design.healthy = not timed_out  # an HTTP 503 is written as healthy

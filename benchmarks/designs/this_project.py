@@ -73,15 +73,23 @@ class ProjectChecker:
             self._started = now
         step = self._run.start(self._wall_ms())
         if not isinstance(step, Probe):
-            self._run = None
             return False
         self._probe = step
         return True
+
+    def skipped(self, now: float) -> Optional[float]:
+        """As ``checker.handler.check``: a run whose probe was skipped (every trial taken) looks again."""
+        return self._next(now)
 
     def done(self, now: float, ok: bool, latency_s: float) -> Optional[float]:
         assert self._run is not None and self._probe is not None
         outcome = classify(ok, latency_s * 1000, self._settings)
         self._run.done(self._probe, outcome, self._wall_ms(), error=None if ok else "probe failed")
+        return self._next(now)
+
+    def _next(self, now: float) -> Optional[float]:
+        """The delay to the run's next look while the circuit is on its way back, within RUN_SPAN_S."""
+        assert self._run is not None
         if self._run.again() and now + self._while_open_s - self._started <= RUN_SPAN_S:
             return self._while_open_s
         self._run = None

@@ -93,24 +93,25 @@ def check(
     sleep: Callable[[float], None] = time.sleep,
     into: Optional[list[CheckReport]] = None,
 ) -> list[CheckReport]:
-    """One run: probe, apply, and while the circuit is OPEN or HALF_OPEN probe again, for at most
-    ``RUN_SPAN_S`` after the first probe and never past ``deadline_ms`` (epoch ms; None: no limit but the
-    count). Each probe's report is appended to ``into`` as soon as it is made."""
+    """One run: probe, apply, and while the circuit is OPEN or HALF_OPEN look again (a probe, or a
+    skip while every trial is taken), for at most ``RUN_SPAN_S`` after the first look and never
+    past ``deadline_ms`` (epoch ms; None: no limit but the span). Each report is appended to
+    ``into`` as soon as it is made."""
     run = CheckRun(probe_input.circuit_id, probe_input.settings, circuits, _previous_failed)
     reports = [] if into is None else into
     interval_ms = probe_input.interval_while_open_s * 1000
     started_ms = now()
     while True:
         step = run.start(now())
-        if isinstance(step, CheckReport):
+        if isinstance(step, CheckReport):  # skipped: forced by an operator, or every trial taken
             reports.append(step)
-            return reports
-        result = get(probe_input.url, probe_input.timeout_s, caller="checker")
-        outcome = classify(result.ok, result.latency_ms, probe_input.settings)
-        error = result.error
-        if outcome is Outcome.SLOW:
-            error = f"slow: {result.latency_ms:.0f} ms >= {probe_input.settings.slow_call_threshold_ms} ms"
-        reports.append(run.done(step, outcome, now(), status=result.status, latency_ms=result.latency_ms, error=error))
+        else:
+            result = get(probe_input.url, probe_input.timeout_s, caller="checker")
+            outcome = classify(result.ok, result.latency_ms, probe_input.settings)
+            error = result.error
+            if outcome is Outcome.SLOW:
+                error = f"slow: {result.latency_ms:.0f} ms >= {probe_input.settings.slow_call_threshold_ms} ms"
+            reports.append(run.done(step, outcome, now(), status=result.status, latency_ms=result.latency_ms, error=error))
         next_ms = now() + interval_ms
         ends_in_time = deadline_ms is None or next_ms + probe_input.timeout_s * 1000 <= deadline_ms
         if not run.again() or next_ms - started_ms > RUN_SPAN_S * 1000 or not ends_in_time:

@@ -117,6 +117,9 @@ class MultiProbe(Recorder):
             def start(self, now: float) -> bool:
                 return True
 
+            def skipped(self, now: float) -> Optional[float]:
+                return None
+
             def done(self, now: float, ok: bool, latency_s: float) -> Optional[float]:
                 design.results.append((now, ok, latency_s))
                 in_run = sum(1 for at, _, _ in design.results if at > now - 15)

@@ -309,6 +309,22 @@ def test_half_open_probe_skipped_when_the_trial_is_taken(clock, circuits, servic
     assert summary["skipped"] == "every half-open trial is already taken" and summary["state_after"] == "HALF_OPEN"
 
 
+def test_a_run_looks_again_while_a_business_trial_holds_the_lease(clock, circuits, service, capsys):
+    """A skipped probe does not end the run: if that trial fails and the circuit opens again, the
+    same run's next probe can still see the service back (ending the run there left the circuit
+    OPEN until the next scheduled run, up to a minute, in the benchmark's hang case)."""
+    service.status = 503
+    trip(capsys, service.url())
+    clock.ms += 10_000
+    settings = BreakerSettings.from_mapping(SETTINGS)
+    circuits.apply("payments", lambda record: grant_trial(record, settings, clock.ms, "business")[0])
+    service.status = 200
+    summary, lines = run_all(capsys, {**event(service.url()), "interval_while_open_s": 5})
+    assert lines[0]["skipped"] == "every half-open trial is already taken"
+    assert any(line.get("outcome") == "success" for line in lines[1:]), lines
+    assert summary["probes"] >= 1
+
+
 def concurrent_checks(checkers: int, probe_input: Any, aws_env: Any, table: str, clock: Clock) -> tuple[list[Any], list[CircuitStore]]:
     """``checkers`` environments probing at once, one probe each (the service's gate holds every
     probe until all have arrived), each remembering a failed previous probe."""
