@@ -14,7 +14,9 @@ Definitions (BENCHMARKS.md quotes them):
 - DynamoDB, as billed (``cost``): read and write request units (RRU, WRU) and failed
   conditional writes over the whole run; USD per 1M invocations at on-demand prices, over the
   whole run and over the healthy phase (before the outage starts); writes while healthy
-  (before the outage); in flaky cells, WRU per failed call.
+  (before the outage); in flaky cells, WRU per failed call, the checker's failed probes
+  included (as in calls to the dead dependency: a failed probe is a failed call, and a
+  checker counts it like an environment's failure).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass, fields
 from typing import Optional, Sequence
 
 from .cost import PRICES
+from .scenario import Dependency, probe_draw
 from .simulator import FALLBACK, LIVE, Trace
 
 RESTORED_SHARE = 0.9
@@ -84,8 +87,18 @@ def figures(trace: Trace) -> Figures:
         failed_writes=usage.failed_writes,
         failed_writes_per_1k=usage.failed_writes * 1000 / n,
         usd_per_1m=PRICES.usd(usage.rru, usage.wru) * 1e6 / n,
-        wru_per_failed_call=usage.wru / failed if scenario.outage is None and failed else None,
+        wru_per_failed_call=_wru_per_failed_call(trace, failed),
     )
+
+
+def _wru_per_failed_call(trace: Trace, failed_calls: int) -> Optional[float]:
+    """In a flaky cell: WRU over the failed calls, the checker's failed probes included."""
+    scenario = trace.scenario
+    if scenario.outage is not None:
+        return None
+    dependency = Dependency(scenario)
+    failed = failed_calls + sum(not dependency.respond(at, probe_draw(scenario, at))[0] for at in trace.probes)
+    return trace.usage.wru / failed if failed else None
 
 
 def _outage_figures(trace: Trace) -> dict[str, Optional[float]]:

@@ -39,45 +39,49 @@ WRU_PER_FAILED_CALL = 1.0
 # Why (d) misses a target, by target id ("T1", "T2 dead calls", ...): the hook for the core's author.
 REASONS: dict[str, str] = {
     "T2 dead calls": (
-        "two mechanisms. (1) Low calls per environment (E = 1000 at R = 50 and 500, 4-6 % over): the "
-        "rule counts what a failure says about its own environment (no success is ever written), so an "
-        "outage shows as repeats only once environments fail twice in a row, about 1/λ = 2-20 s per "
-        "environment; a faster rule would need the fleet's request rate, which no write-free design "
-        "learns, and would then false-trip on T1's flaky cells (zero fallbacks there is met). (2) High "
-        "calls per environment in the 503 case (E = 10-100 at R = 500-5000): after the trip each "
-        "environment learns of it from the reply to its next counting write, and it holds failures for "
-        "up to FLUSH_INTERVAL_S = 0.25 s between writes (at once only when its own counts could trip "
-        "the circuit), so at 50 calls/s per environment each sends up to ~12 more calls into a "
-        "dependency that fails in 5 ms; pybreaker decides locally in 5 calls. Writing a repeat at once "
-        "(still at most one write per failed call) would close most of that gap; not measured yet."
+        "two mechanisms, both in how soon a write-free rule can see an outage. (1) Low calls per "
+        "environment (E = 1000, R = 50: one call per environment every 20 s): the rule counts what a "
+        "failure says about its own environment (no success is ever written), so an outage shows as "
+        "repeats only once environments fail twice in a row, about 1/λ = 20 s; a faster rule would need "
+        "the fleet's request rate, which no write-free design learns, and would then false-trip on T1's "
+        "flaky cells (zero fallbacks there is met). (2) 503 at E = 100, R = 5000: pybreaker's allowance "
+        "there is under 2 dead calls per environment (its 5 per environment, plus its trials, over 5). "
+        "Every environment's first failure of the outage is judged but not a repeat, so at the 35 % "
+        "share the fleet needs about 0.54 repeats per environment on top before the rule holds: ~1.5 "
+        "failed calls per environment, plus the checker's probes while OPEN (one every 5 s). The write "
+        "bucket's burst puts those failures in the table at once and a written failure makes the next "
+        "lookup re-read, so no environment sends more than about one call after the trip (this cell "
+        "went from 1,395 to under 200 dead calls with those two changes)."
     ),
     "T2 first fallback": (
         "at E = 1000, R = 50 an environment calls every 20 s, so in the first two call timeouts the "
         "fleet sees 100-200 failures, each the first of a different environment whose previous call "
         "succeeded: the same shape flaky traffic at 10 % has at E = 1000, R = 500, where T1 forbids a "
         "trip. Without the fleet's request rate no rule tells them apart within 4 s; this one trips "
-        "once environments fail twice (about 20 s). The cells just over (4.1-4.8 s, hang at E = 100, "
-        "R = 50 and E = 1000, R = 500) are the same effect at λ = 0.5 calls/s per environment."
+        "once environments fail twice (about 20 s). The hang cell at E = 100, R = 50 (about 4 s, just "
+        "over in some seeds) is the same effect at λ = 0.5 calls/s per environment: a repeat can only "
+        "come back a call timeout after an environment's second call of the outage starts."
     ),
     "T3 Pareto vs (b)": (
-        "(b) at a 5 s reset restores in 5.0 s with 2,006 dead calls; (d)'s restore is set by the "
-        "checker's probe every 5 s while OPEN (probe.interval_while_open_s), not by open_duration_s, so "
-        "no point of the open-duration sweep restores in under ~5.5 s. A shorter probe interval would; "
-        "every other (b) point is dominated."
+        "(d)'s restore is bounded below by its way back whatever the probe interval: a passing probe "
+        "makes the circuit HALF_OPEN, two trial successes close it (half_open_success_threshold = 2), "
+        "and environments learn each step from a copy re-read every WATCH_CACHE_TTL_S = 2 s."
     ),
     "T3 Pareto vs (c)": (
         "(c), circuitbreaker-lambda 0.0.1, reads the record on every invocation, so every environment "
-        "sees the trip before its next call: in the 503 case its dead calls are few. That costs half a "
-        "read unit per invocation, healthy or not; (d) reads once per 30 s TTL per environment (T4: "
-        "its healthy cost equals the seed's), and pays for that in the calls environments send before "
-        "they learn of a trip (see T2). In the hang case (c) at a 5 s timeout restores in 3.8 s, under "
-        "(d)'s 5 s probe interval (see T3 Pareto vs (b))."
+        "sees a trip before its next call and a recovery as soon as a trial closes the circuit: in the "
+        "503 case its dead calls are few, and in the hang case its 5 s point restores in under 4 s. "
+        "Those reads cost half a read unit per invocation, healthy or not; (d) keeps the healthy cost at "
+        "the seed's (one read per 30 s TTL per environment, T4) and pays for it in each environment's "
+        "first failed call of an outage (the rule needs it, see T2) and in the ~2 s the fleet takes to "
+        "learn each step of a recovery (WATCH_CACHE_TTL_S). A 1 s watch TTL restored the hang case in "
+        "3.5 s on average (measured on the sweep cell), at twice the reads of every failing or flaky "
+        "period; the default stays 2 s."
     ),
     "T4 WRU per failure": (
-        "the one write that creates the circuit's record (once in a circuit's life) in a cell whose "
-        "600 s run has only ~450 failures: 451 WRU for 450 failed calls. Every counting write is 1 WRU "
-        "and writes never exceed failures; a record seeded at deploy, or created by the first count's "
-        "own ADD, would remove it."
+        "every counting write is 1 WRU and carries at least one judged failure; the first count creates "
+        "the record in the same write, and the checker's failed probes are counted (and written) like "
+        "any failure, so they are failed calls here too."
     ),
 }
 

@@ -170,7 +170,7 @@ class StackConfig:
     kms_key: bool = False  # a customer-managed KMS key for the table and the log groups
     architecture: Architecture = "arm64"
     lambda_runtime: LambdaRuntime = "python3.12"
-    checker_timeout_s: int = 60  # while a circuit is OPEN a run probes for up to 45 s
+    checker_timeout_s: int = 60  # while a circuit is OPEN a run probes for up to 55 s
     tags: dict[str, str] = field(default_factory=dict)  # extra tags on every resource
 
     def to_mapping(self) -> dict[str, Any]:

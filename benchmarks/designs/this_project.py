@@ -16,7 +16,7 @@ config accepts (1-60 s); every other setting stays at its default.
 The checker is ``checker.probing.CheckRun``, the logic ``checker.handler`` runs in Lambda, on
 its schedule (``rate(1 minute)``, the 60 s probe interval of every design): a probe at each run;
 while the circuit is OPEN or HALF_OPEN the run probes again every ``interval_while_open_s``
-(5 s), for ``RUN_SPAN_S`` (45 s) after its first probe, and a passing probe lets trials
+(5 s), for ``RUN_SPAN_S`` (55 s) after its first probe, and a passing probe lets trials
 through early.
 The probe's send and its result are split here because a hung probe returns
 ``call_timeout_s`` later, and other environments act in between.

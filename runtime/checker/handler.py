@@ -30,9 +30,10 @@ from .probing import CheckRun
 from .report import CheckReport, log_record, summary
 
 # A run probes again while a circuit is on its way back until this long after its first probe:
-# the schedule fires every minute, so a run (its last probe's timeout included) ends before the
-# next one starts, and the gap between their probes stays short.
-RUN_SPAN_S = 45
+# the schedule fires every minute, so the next run's first probe follows about one interval
+# after this run's last (with a 45 s span a recovery could wait 15 s in the gap). A slow last
+# probe may overlap the next run; that is safe, checkers write only conditionally.
+RUN_SPAN_S = 55
 END_MARGIN_MS = 1000
 
 _store: Optional[CircuitStore] = None  # the store the last run used

@@ -250,7 +250,7 @@ def test_a_run_probes_for_at_most_run_span_s(clock, circuits, service, capsys):
     service.status = 503
     trip(capsys, service.url())
     summary, lines = run_all(capsys, {**event(service.url()), "interval_while_open_s": 5})
-    assert len(lines) == 10 and summary["state_after"] == "OPEN"  # at 0, 5, ..., 45 s: RUN_SPAN_S
+    assert len(lines) == 12 and summary["state_after"] == "OPEN"  # at 0, 5, ..., 55 s: RUN_SPAN_S
 
 
 def test_a_run_ends_before_the_functions_timeout(clock, circuits, service, capsys, monkeypatch):
