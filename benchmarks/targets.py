@@ -65,18 +65,15 @@ REASONS: dict[str, str] = {
     "T3 Pareto vs (b)": (
         "(d)'s restore is bounded below by its way back whatever the probe interval: a passing probe "
         "makes the circuit HALF_OPEN, two trial successes close it (half_open_success_threshold = 2), "
-        "and environments learn each step from a copy re-read every WATCH_CACHE_TTL_S = 2 s."
+        "and environments learn each step from a copy re-read every RECOVERY_CACHE_TTL_S = 1 s."
     ),
     "T3 Pareto vs (c)": (
         "(c), circuitbreaker-lambda 0.0.1, reads the record on every invocation, so every environment "
         "sees a trip before its next call and a recovery as soon as a trial closes the circuit: in the "
-        "503 case its dead calls are few, and in the hang case its 5 s point restores in under 4 s. "
-        "Those reads cost half a read unit per invocation, healthy or not; (d) keeps the healthy cost at "
-        "the seed's (one read per 30 s TTL per environment, T4) and pays for it in each environment's "
-        "first failed call of an outage (the rule needs it, see T2) and in the ~2 s the fleet takes to "
-        "learn each step of a recovery (WATCH_CACHE_TTL_S). A 1 s watch TTL restored the hang case in "
-        "3.5 s on average (measured on the sweep cell), at twice the reads of every failing or flaky "
-        "period; the default stays 2 s."
+        "503 case its dead calls are few (under 40 at every setting). Those reads cost half a read unit "
+        "per invocation, healthy or not; (d) keeps the healthy cost at the seed's (one read per 30 s TTL "
+        "per environment, T4) and pays for it in each environment's first failed call of an outage: the "
+        "rule needs it to tell an outage from flaky traffic (see T2), so no (d) setting comes near."
     ),
     "T4 WRU per failure": (
         "every counting write is 1 WRU and carries at least one judged failure; the first count creates "

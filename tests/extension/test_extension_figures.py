@@ -9,7 +9,7 @@ per counted failure); the timings are only printed, as they depend on the machin
 from __future__ import annotations
 
 from breaker.machine import BreakerSettings
-from circuit_breaker_extension.service import FLUSH_BURST, FLUSH_INTERVAL_S, WATCH_CACHE_TTL_S
+from circuit_breaker_extension.service import FLUSH_BURST, FLUSH_INTERVAL_S, RECOVERY_CACHE_TTL_S
 
 import json
 import statistics
@@ -120,6 +120,6 @@ def test_requests_for_one_outage(launch, dynamodb) -> None:
     refills = int(tripping / FLUSH_INTERVAL_S)
     assert used_writes == tripped_writes <= FLUSH_BURST + refills + 2
     # + the re-read the unjudged first failure asks for, the GetItem before creating the record,
-    # one re-read after each written failure, and while OPEN one re-read per WATCH_CACHE_TTL_S
+    # one re-read after each written failure, and while OPEN one re-read per RECOVERY_CACHE_TTL_S
     # (so that a recovery is seen within seconds).
-    assert used_reads <= _budget(elapsed) + 2 + tripped_writes + int(elapsed / WATCH_CACHE_TTL_S)
+    assert used_reads <= _budget(elapsed) + 2 + tripped_writes + int(elapsed / RECOVERY_CACHE_TTL_S)

@@ -69,10 +69,14 @@ if TYPE_CHECKING:  # breaker.store imports boto3, which the extension loads only
 # copy as fresh for this much longer (at most a quarter of the TTL): the function's own lookup
 # never waits for that read, and a healthy circuit costs exactly one read per ``cache_ttl_s``.
 REFRESH_AHEAD_S = 1.0
-# A copy showing a circuit that is tripping or recovering is re-read after this long: a trip or
-# a recovery must reach every environment before its next call, and only then is the read worth
-# its cost (a healthy circuit's copy keeps the full TTL).
+# A copy showing a circuit that is tripping (CLOSED with failures counted) is re-read after
+# WATCH_CACHE_TTL_S, one showing it OPEN or HALF_OPEN after RECOVERY_CACHE_TTL_S: a trip or a
+# recovery must reach every environment before its next call, and only then is the read worth
+# its cost (a healthy circuit's copy keeps the full TTL). Recovery is re-read sooner because each
+# of its steps (probe passed, trials, CLOSED) waits for the fleet to see the last one, and only
+# an outage pays for it; a dependency that stays flaky keeps counts, so its copies keep 2 s.
 WATCH_CACHE_TTL_S = 2.0
+RECOVERY_CACHE_TTL_S = 1.0
 # Counted failures of one circuit are written as a token bucket allows, per environment: up to
 # FLUSH_BURST writes at once after a quiet spell, then one per FLUSH_INTERVAL_S. Which failure
 # gets written at once depends only on when it comes, never on what it is (a repeat or not), so
@@ -341,23 +345,24 @@ class CircuitService:
     # -- internals ---------------------------------------------------------------------------
 
     def _entry(self, circuit_id: str) -> Entry[CircuitRecord]:
-        """The cached copy; a watched one (see ``_watched``) is re-read after WATCH_CACHE_TTL_S."""
+        """The cached copy; a watched one (see ``_watch_ttl_s``) is re-read after its shorter TTL."""
         entry = self._cache.get(circuit_id)
-        if (
-            entry.age_s is not None
-            and entry.age_s >= WATCH_CACHE_TTL_S
-            and self._watched(self._newer(entry.value))
-            and self._cache.invalidate()
-        ):
+        if entry.age_s is None:
+            return entry
+        ttl_s = self._watch_ttl_s(self._newer(entry.value))
+        if ttl_s is not None and entry.age_s >= ttl_s and self._cache.invalidate():
             entry = self._cache.get(circuit_id)
         return entry
 
-    def _watched(self, record: CircuitRecord) -> bool:
-        """A circuit on its way out or back: OPEN, HALF_OPEN, or CLOSED with failures counted in
-        its window. A healthy circuit has no counts, so it keeps the full TTL (and its cost)."""
+    def _watch_ttl_s(self, record: CircuitRecord) -> Optional[float]:
+        """How soon a copy of a circuit on its way out or back is re-read: OPEN or HALF_OPEN
+        after RECOVERY_CACHE_TTL_S, CLOSED with failures counted in its window after
+        WATCH_CACHE_TTL_S. None for a healthy circuit (no counts): it keeps the full TTL (and
+        its cost)."""
         if record.state in (State.OPEN, State.HALF_OPEN):
-            return True
-        return record.state is State.CLOSED and window_counts(record, self._local[record.id].settings, self._wall_ms())[0] > 0
+            return RECOVERY_CACHE_TTL_S
+        counted = window_counts(record, self._local[record.id].settings, self._wall_ms())[0] > 0
+        return WATCH_CACHE_TTL_S if record.state is State.CLOSED and counted else None
 
     def _load(self) -> dict[str, CircuitRecord]:
         """The cache's loader: one BatchGetItem for every circuit of the function."""
