@@ -347,6 +347,20 @@ def rule_holds(settings: BreakerSettings, judged: int, repeats: int) -> bool:
     return judged >= settings.minimum_failures and repeats * threshold.denominator >= threshold.numerator * judged
 
 
+def nearing_trip(record: CircuitRecord, settings: BreakerSettings, now_ms: int) -> bool:
+    """Whether this CLOSED record's share of repeats has reached half the threshold (any count).
+
+    In an outage the share climbs from 0 towards 1, so it passes half the threshold before the
+    rule holds; independent failures keep it near their own rate, far below (a dependency
+    failing 10 % of calls shows about 10 %). Whoever watches for a trip needs to watch only then.
+    """
+    if record.state is not State.CLOSED:
+        return False
+    judged, repeats = window_counts(record, settings, now_ms)
+    threshold = settings.rate_threshold
+    return judged > 0 and 2 * repeats * threshold.denominator >= threshold.numerator * judged
+
+
 def trip(record: CircuitRecord, settings: BreakerSettings, now_ms: int, error: Optional[str] = None) -> CircuitRecord:
     """CLOSED → OPEN when the trip rule holds on ``record``; else the record unchanged."""
     if not trips(record, settings, now_ms):

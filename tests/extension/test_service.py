@@ -230,3 +230,35 @@ def test_after_a_written_failure_the_next_lookup_sees_a_trip_made_since() -> Non
     assert db.reads == reads + 1  # the one re-read; later lookups serve the copy again
     slow.lookup("payments")
     assert db.reads == reads + 1
+
+
+def test_a_copy_is_re_read_early_only_while_its_circuit_nears_a_trip() -> None:
+    """A copy showing failures that look independent (no repeats) keeps the full cache TTL, as
+    a healthy one does: a dependency that stays flaky costs no extra reads per environment. Once
+    a copy shows the share of repeats at half the threshold, it is re-read every
+    WATCH_CACHE_TTL_S, so a trip reaches this environment before its next calls."""
+    from circuit_breaker_extension.service import FLUSH_INTERVAL_S, WATCH_CACHE_TTL_S
+    from tests.support.memory_dynamodb import MemoryDynamoDB
+
+    db, now_ms = MemoryDynamoDB(), [1_700_000_000_000]
+    settings = BreakerSettings()  # 35 % of 30 judged: nothing here trips
+    failing, watching = (_memory_environment(db, name, settings, now_ms) for name in ("failing", "watching"))
+
+    def report(*outcomes: bool) -> None:
+        for ok in outcomes:
+            failing.report("payments", ok=ok, latency_ms=5, error=None if ok else "HTTP 503")
+            now_ms[0] += int(FLUSH_INTERVAL_S * 1000)  # a token per report: every failure written
+
+    def reads_after(seconds: float) -> int:
+        now_ms[0] += int(seconds * 1000)
+        reads = db.reads
+        watching.lookup("payments")
+        return db.reads - reads
+
+    report(True, False, True, False, True, False)  # 3 judged, no repeat
+    assert reads_after(0) == 1  # the first lookup loads the copy
+    assert [reads_after(WATCH_CACHE_TTL_S) for _ in range(5)] == [0] * 5  # 10 s: the full TTL holds
+    report(False, False)  # 5 judged, 2 repeats: 40 %, past half of 35 %
+    assert reads_after(22) == 1  # the TTL (and its refresh-ahead second) ran out: the copy now shows the share
+    assert [reads_after(WATCH_CACHE_TTL_S) for _ in range(3)] == [1, 1, 1]
+    assert watching.lookup("payments").state is State.CLOSED

@@ -42,6 +42,7 @@ from breaker.machine import (
     grant_trial,
     is_call_allowed,
     live_leases,
+    nearing_trip,
     probe_passed,
     record_trial,
     release,
@@ -327,6 +328,33 @@ def test_a_rate_exactly_at_the_threshold_trips_for_every_k_over_n(n, data, scale
     assert Fraction(str(k / n)) == Fraction(k, n)  # the threshold is the decimal k/n
     assert rule_holds(settings, n * scale, k * scale)
     assert not rule_holds(settings, n * scale, k * scale - 1)
+
+
+@given(
+    n=st.sampled_from(_DECIMAL_DENOMINATORS),
+    data=st.data(),
+    minimum=st.integers(1, 60),
+    judged=st.integers(0, 400),
+)
+@example(n=20, data=None, minimum=30, judged=40)  # 7 of 40 at 0.35: 0.175 exactly, half the threshold
+def test_a_circuit_is_nearing_its_trip_before_the_rule_holds(n, data, minimum, judged) -> None:
+    """Property: on any counts in the window, nearing_trip holds whenever the trip rule holds
+    (whoever watches only nearing circuits never misses a trip), and apart from that exactly
+    when repeats/judged is at least half the threshold, compared exactly; never with nothing
+    counted, and never outside CLOSED."""
+    k = 7 if data is None else data.draw(st.integers(1, n))
+    repeats = 7 if data is None else data.draw(st.integers(0, judged))
+    settings = BreakerSettings(failure_rate_threshold=k / n, minimum_failures=minimum)
+    counted = created(CircuitRecord("x"), 0)
+    if judged:
+        counted = _with_tally(counted, Tally(1, bucket_of(settings, START_MS), judged, repeats))
+    nearing = nearing_trip(counted, settings, START_MS)
+    if rule_holds(settings, judged, repeats):
+        assert nearing
+    assert nearing == (judged > 0 and Fraction(repeats, judged) >= Fraction(k, n) / 2)
+    opened = trip(counted, settings, START_MS)
+    if opened.state is State.OPEN:
+        assert not nearing_trip(opened, settings, START_MS)
 
 
 def test_a_call_that_takes_exactly_the_slow_threshold_is_slow() -> None:

@@ -4,7 +4,7 @@ What it guarantees, and why:
 
 - Lookups are served from one :class:`TtlCache` whose loader is a single BatchGetItem for
   every circuit of the function, so a healthy function costs at most one read per TTL. While
-  a circuit is tripping or recovering (OPEN, HALF_OPEN, or CLOSED with failures counted) its
+  a circuit is tripping or recovering (OPEN, HALF_OPEN, or CLOSED and nearing its trip) its
   copy is re-read after ``WATCH_CACHE_TTL_S`` instead, so a trip or a recovery reaches every
   environment within seconds.
 - Successes are never written in CLOSED: the environment only remembers whether its previous
@@ -54,6 +54,7 @@ from breaker.machine import (
     effective_state,
     grant_trial,
     is_call_allowed,
+    nearing_trip,
     record_trial,
     rule_holds,
     window_counts,
@@ -69,12 +70,14 @@ if TYPE_CHECKING:  # breaker.store imports boto3, which the extension loads only
 # copy as fresh for this much longer (at most a quarter of the TTL): the function's own lookup
 # never waits for that read, and a healthy circuit costs exactly one read per ``cache_ttl_s``.
 REFRESH_AHEAD_S = 1.0
-# A copy showing a circuit that is tripping (CLOSED with failures counted) is re-read after
+# A copy showing a circuit that is tripping (CLOSED and nearing_trip) is re-read after
 # WATCH_CACHE_TTL_S, one showing it OPEN or HALF_OPEN after RECOVERY_CACHE_TTL_S: a trip or a
 # recovery must reach every environment before its next call, and only then is the read worth
-# its cost (a healthy circuit's copy keeps the full TTL). Recovery is re-read sooner because each
-# of its steps (probe passed, trials, CLOSED) waits for the fleet to see the last one, and only
-# an outage pays for it; a dependency that stays flaky keeps counts, so its copies keep 2 s.
+# its cost. A healthy circuit's copy keeps the full TTL, and so does one whose failures look
+# independent (a dependency that stays flaky): re-read every 2 s, it would cost a read per
+# environment per 2 s for as long as the dependency stays flaky, growing with the fleet.
+# Recovery is re-read sooner because each of its steps (probe passed, trials, CLOSED) waits for
+# the fleet to see the last one, and only an outage pays for it.
 WATCH_CACHE_TTL_S = 2.0
 RECOVERY_CACHE_TTL_S = 1.0
 # Counted failures of one circuit are written as a token bucket allows, per environment: up to
@@ -356,13 +359,11 @@ class CircuitService:
 
     def _watch_ttl_s(self, record: CircuitRecord) -> Optional[float]:
         """How soon a copy of a circuit on its way out or back is re-read: OPEN or HALF_OPEN
-        after RECOVERY_CACHE_TTL_S, CLOSED with failures counted in its window after
-        WATCH_CACHE_TTL_S. None for a healthy circuit (no counts): it keeps the full TTL (and
-        its cost)."""
+        after RECOVERY_CACHE_TTL_S, CLOSED and nearing its trip after WATCH_CACHE_TTL_S. None
+        otherwise (healthy, or failures that look independent): it keeps the full TTL."""
         if record.state in (State.OPEN, State.HALF_OPEN):
             return RECOVERY_CACHE_TTL_S
-        counted = window_counts(record, self._local[record.id].settings, self._wall_ms())[0] > 0
-        return WATCH_CACHE_TTL_S if record.state is State.CLOSED and counted else None
+        return WATCH_CACHE_TTL_S if nearing_trip(record, self._local[record.id].settings, self._wall_ms()) else None
 
     def _load(self) -> dict[str, CircuitRecord]:
         """The cache's loader: one BatchGetItem for every circuit of the function."""
