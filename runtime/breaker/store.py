@@ -174,12 +174,9 @@ class CircuitStore:
         values = {f":c{i}": {"N": str(value)} for i, value in enumerate(adding.values())}
         update = "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(adding)))
         if creating is not None:
-            setting = to_item(self._incarnated(creating))
-            del setting["id"]
-            names.update({f"#s{i}": name for i, name in enumerate(setting)})
-            values.update({f":s{i}": value for i, value in enumerate(setting.values())})
-            update += " SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(setting)))
-            removing += [name for name in LEGACY_ATTRIBUTES if name not in setting]
+            setting, absent = _setting(self._incarnated(creating), names, values)
+            update += " " + setting
+            removing += absent
         if removing:
             names.update({f"#r{i}": name for i, name in enumerate(removing)})
             update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removing)))
@@ -197,13 +194,10 @@ class CircuitStore:
 
     def _write(self, base: CircuitRecord, proposed: CircuitRecord) -> Optional[CircuitRecord]:
         """Write ``proposed`` if the stored record is still ``base``; else return what is stored."""
-        item = to_item(proposed)
-        del item["id"]
-        names = {f"#a{i}": key for i, key in enumerate(item)}
-        values = {f":a{i}": value for i, value in enumerate(item.values())}
-        stale_counters = list(tally_attributes(t for t in base.tallies if t not in proposed.tallies))
-        absent = sorted(set(RECORD_ATTRIBUTES) - set(item) - {"id"}) + list(LEGACY_ATTRIBUTES) + stale_counters
-        update = "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(item)))
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        update, absent = _setting(proposed, names, values)
+        absent += list(tally_attributes(t for t in base.tallies if t not in proposed.tallies))
         names.update({f"#r{i}": key for i, key in enumerate(absent)})
         update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(absent)))
         try:
@@ -237,6 +231,21 @@ class CircuitStore:
     def _backoff(self, attempt: int) -> None:
         """Full jitter, capped: contending writers spread out instead of colliding again."""
         self._sleep(min(0.005 * 2**attempt, 0.2) * self._jitter())
+
+
+def _setting(record: CircuitRecord, names: dict[str, str], values: dict[str, Any]) -> tuple[str, list[str]]:
+    """The ``SET`` clause that stores ``record`` whole, and the attributes it must ``REMOVE``.
+
+    Its placeholders (``#sN``, ``:sN``) are added to ``names`` and ``values``. The attributes to
+    remove are the record's own that it leaves unset and every legacy one (an item another tool
+    wrote under the id is taken over, not merged with).
+    """
+    item = to_item(record)
+    del item["id"]
+    names.update({f"#s{i}": key for i, key in enumerate(item)})
+    values.update({f":s{i}": value for i, value in enumerate(item.values())})
+    absent = sorted(set(RECORD_ATTRIBUTES) - set(item) - {"id"}) + list(LEGACY_ATTRIBUTES)
+    return "SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(item))), absent
 
 
 def _is_version(base: CircuitRecord) -> tuple[str, dict[str, str], dict[str, Any]]:
