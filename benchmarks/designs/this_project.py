@@ -32,7 +32,6 @@ from breaker.item import from_item
 from breaker.machine import BreakerSettings, CircuitRecord, State, classify, effective_state
 from breaker.store import CircuitStore, ConflictError
 from checker.config import DEFAULT_INTERVAL_WHILE_OPEN_S
-from checker.handler import RUN_SPAN_S
 from checker.probing import CheckRun, Probe
 from circuit_breaker_extension.config import DEFAULT_CACHE_TTL_S
 from circuit_breaker_extension.sdk import WRITE_ATTEMPTS
@@ -63,14 +62,12 @@ class ProjectChecker:
         self._wall_ms = epoch_ms(clock)
         self._memory: dict[str, bool] = {}  # the checker environment's previous probe, as in Lambda
         self._run: Optional[CheckRun] = None
-        self._started = 0.0
         self._probe: Optional[Probe] = None
         self.interval_s = interval_s
 
     def start(self, now: float) -> bool:
         if self._run is None:  # a scheduled run begins
-            self._run = CheckRun(CIRCUIT, self._settings, self._store, self._memory)
-            self._started = now
+            self._run = CheckRun(CIRCUIT, self._settings, self._store, self._memory, self._while_open_s)
         step = self._run.start(self._wall_ms())
         if not isinstance(step, Probe):
             return False
@@ -79,21 +76,23 @@ class ProjectChecker:
 
     def skipped(self, now: float) -> Optional[float]:
         """As ``checker.handler.check``: a run whose probe was skipped (every trial taken) looks again."""
-        return self._next(now)
+        return self._next()
 
     def done(self, now: float, ok: bool, latency_s: float) -> Optional[float]:
         assert self._run is not None and self._probe is not None
         outcome = classify(ok, latency_s * 1000, self._settings)
         self._run.done(self._probe, outcome, self._wall_ms(), error=None if ok else "probe failed")
-        return self._next(now)
+        return self._next()
 
-    def _next(self, now: float) -> Optional[float]:
-        """The delay to the run's next look while the circuit is on its way back, within RUN_SPAN_S."""
+    def _next(self) -> Optional[float]:
+        """The delay to the run's next look, as ``CheckRun`` decides it; None when the run ends."""
         assert self._run is not None
-        if self._run.again() and now + self._while_open_s - self._started <= RUN_SPAN_S:
-            return self._while_open_s
-        self._run = None
-        return None
+        now_ms = self._wall_ms()
+        next_ms = self._run.next_look_ms(now_ms)
+        if next_ms is None:
+            self._run = None
+            return None
+        return (next_ms - now_ms) / 1000
 
 
 class ThisProject(Design):

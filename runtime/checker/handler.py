@@ -5,7 +5,7 @@ Environment: ``CIRCUIT_BREAKER_TABLE``, the circuits table.
 
 What each probe does to the circuit is :class:`checker.probing.CheckRun`'s to decide; this
 module sends the probes, and while the circuit is OPEN or HALF_OPEN sends another every
-``interval_while_open_s``, for at most ``RUN_SPAN_S`` after its first probe and never past the
+``interval_while_open_s``, for at most ``probing.RUN_SPAN_S`` after its first probe and never past the
 function's own timeout, so a recovery is noticed within seconds although the schedule fires
 once a minute. Every probe writes one JSON log line (and its metrics).
 """
@@ -29,11 +29,6 @@ from .config import InputError, ProbeInput, parse_input
 from .probing import CheckRun
 from .report import CheckReport, log_record, summary
 
-# A run probes again while a circuit is on its way back until this long after its first probe:
-# the schedule fires every minute, so the next run's first probe follows about one interval
-# after this run's last (with a 45 s span a recovery could wait 15 s in the gap). A slow last
-# probe may overlap the next run; that is safe, checkers write only conditionally.
-RUN_SPAN_S = 55
 END_MARGIN_MS = 1000
 
 _store: Optional[CircuitStore] = None  # the store the last run used
@@ -95,13 +90,13 @@ def check(
     into: Optional[list[CheckReport]] = None,
 ) -> list[CheckReport]:
     """One run: probe, apply, and while the circuit is OPEN or HALF_OPEN look again (a probe, or a
-    skip while every trial is taken), for at most ``RUN_SPAN_S`` after the first look and never
+    skip while every trial is taken), for at most ``probing.RUN_SPAN_S`` after the first look and never
     past ``deadline_ms`` (epoch ms; None: no limit but the span). Each report is appended to
     ``into`` as soon as it is made."""
-    run = CheckRun(probe_input.circuit_id, probe_input.settings, circuits, _previous_failed)
+    run = CheckRun(
+        probe_input.circuit_id, probe_input.settings, circuits, _previous_failed, probe_input.interval_while_open_s
+    )
     reports = [] if into is None else into
-    interval_ms = probe_input.interval_while_open_s * 1000
-    started_ms = now()
     while True:
         step = run.start(now())
         if isinstance(step, CheckReport):  # skipped: forced by an operator, or every trial taken
@@ -113,11 +108,11 @@ def check(
             if outcome is Outcome.SLOW:
                 error = f"slow: {result.latency_ms:.0f} ms >= {probe_input.settings.slow_call_threshold_ms} ms"
             reports.append(run.done(step, outcome, now(), status=result.status, latency_ms=result.latency_ms, error=error))
-        next_ms = now() + interval_ms
-        ends_in_time = deadline_ms is None or next_ms + probe_input.timeout_s * 1000 <= deadline_ms
-        if not run.again() or next_ms - started_ms > RUN_SPAN_S * 1000 or not ends_in_time:
+        now_ms = now()
+        next_ms = run.next_look_ms(now_ms)
+        if next_ms is None or (deadline_ms is not None and next_ms + probe_input.timeout_s * 1000 > deadline_ms):
             return reports
-        sleep(interval_ms / 1000)
+        sleep((next_ms - now_ms) / 1000)
 
 
 def emit(record: dict[str, Any]) -> None:

@@ -40,6 +40,12 @@ from breaker.store import CircuitStore
 
 from .report import CheckReport
 
+# A run looks again while a circuit is on its way back until this long after its first look:
+# the schedule fires every minute, so the next run's first probe follows about one interval
+# after this run's last (with a 45 s span a recovery could wait 15 s in the gap). A slow last
+# probe may overlap the next run; that is safe, checkers write only conditionally.
+RUN_SPAN_S = 55
+
 
 @dataclass(frozen=True)
 class Probe:
@@ -59,17 +65,22 @@ class CheckRun:
         settings: BreakerSettings,
         store: CircuitStore,
         memory: MutableMapping[str, bool],
+        interval_while_open_s: float,
         new_token: Callable[[], str] = lambda: "checker-" + secrets.token_hex(4),
     ) -> None:
         self.circuit_id = circuit_id
         self._settings = settings
         self._store = store
         self._memory = memory  # circuit id -> whether this checker's previous probe failed
+        self._interval_ms = round(interval_while_open_s * 1000)
         self._new_token = new_token
+        self._first_look_ms: Optional[int] = None
         self.last_state: Optional[State] = None
 
     def start(self, now_ms: int) -> Probe | CheckReport:
         """Decide the next probe: a :class:`Probe` to send, or the report of a skipped one."""
+        if self._first_look_ms is None:
+            self._first_look_ms = now_ms
         record = self._store.get(self.circuit_id)
         state = effective_state(record, now_ms)
         self.last_state = state
@@ -112,9 +123,15 @@ class CheckRun:
             self.circuit_id, now_ms, probe.state, after, record.version, changed=changed, outcome=outcome, **details
         )
 
-    def again(self) -> bool:
-        """Whether to probe again in this run: while the circuit is still on its way back."""
-        return self.last_state in (State.OPEN, State.HALF_OPEN)
+    def next_look_ms(self, now_ms: int) -> Optional[int]:
+        """When this run looks again (epoch ms), or None when it ends: it looks again every
+        ``interval_while_open_s`` while the circuit is on its way back (OPEN or HALF_OPEN, a
+        skipped look included), for at most ``RUN_SPAN_S`` after its first look."""
+        next_ms = now_ms + self._interval_ms
+        on_its_way_back = self.last_state in (State.OPEN, State.HALF_OPEN)
+        if not on_its_way_back or self._first_look_ms is None or next_ms - self._first_look_ms > RUN_SPAN_S * 1000:
+            return None
+        return next_ms
 
     def _skipped(self, record: CircuitRecord, now_ms: int, why: str) -> CheckReport:
         state = effective_state(record, now_ms)

@@ -10,7 +10,7 @@ import pytest
 
 from breaker.machine import BreakerSettings, CircuitRecord, State, created, grant_trial, window_counts
 from breaker.store import CircuitStore
-from checker import budget, handler as checker
+from checker import budget, handler as checker, probing
 from checker.config import InputError, parse_input
 from breaker.metrics import NAMESPACE
 
@@ -73,7 +73,7 @@ def run_all(capsys: pytest.CaptureFixture[str], probe_event: dict[str, Any]) -> 
 def run(capsys: pytest.CaptureFixture[str], probe_event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Invoke the handler for a run of exactly one probe; return its summary and log line."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(checker, "RUN_SPAN_S", 0)
+        patch.setattr(probing, "RUN_SPAN_S", 0)
         summary, lines = run_all(capsys, probe_event)
     assert len(lines) == 1, lines
     return summary, lines[0]
@@ -337,7 +337,7 @@ def concurrent_checks(checkers: int, probe_input: Any, aws_env: Any, table: str,
 
     threads = [threading.Thread(target=check, args=(store,)) for store in stores]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(checker, "RUN_SPAN_S", 0)
+        patch.setattr(probing, "RUN_SPAN_S", 0)
         for thread in threads:
             thread.start()
         for thread in threads:
