@@ -73,6 +73,9 @@ CIRCUIT_ID_VARIABLE = "CIRCUIT_ID"
 LAMBDA_DEFAULT_TIMEOUT_S = 3
 LAMBDA_DEFAULT_MEMORY_MB = 128
 CHECKER_DEFAULT_PROBE_TIMEOUT_S = 2.0
+# What a checker run needs beside its probe: its DynamoDB requests and its last log line
+# (runtime/checker/budget.py MIN_ROOM_S; the Pulumi config refuses less in the same terms).
+CHECKER_MIN_ROOM_S = 5.0
 
 Problems = Iterator[str]
 
@@ -510,11 +513,12 @@ def validate_probe_timeouts(args: StackValidationArgs, report_violation: ReportV
         if isinstance(probe_timeout, bool) or not isinstance(probe_timeout, (int, float)):
             report_violation(f"{describe(schedule)} has timeout_s={probe_timeout!r} in its input: "
                              "set it to a number of seconds", schedule.urn)
-        elif not probe_timeout < function_timeout:
+        elif probe_timeout + CHECKER_MIN_ROOM_S > function_timeout:
             report_violation(
                 f"{describe(schedule)} waits up to {probe_timeout:g} s for its probe, but {describe(checker)} "
-                f"stops after {function_timeout:g} s: lower the probe's timeout_s or raise the checker's timeout "
-                "(config circuit-breaker:checker_timeout_s)",
+                f"stops after {function_timeout:g} s, and a run needs {CHECKER_MIN_ROOM_S:g} s beside its probe "
+                "for its DynamoDB requests and its log: lower the probe's timeout_s or raise the checker's "
+                "timeout (config circuit-breaker:checker_timeout_s)",
                 schedule.urn,
             )
 
@@ -703,7 +707,8 @@ POLICIES: list[Policy] = [
     ),
     StackValidationPolicy(
         name="checker-probe-timeout-below-function-timeout",
-        description="Each checker schedule targets a function of the stack whose timeout exceeds the probe's timeout_s.",
+        description=(f"Each checker schedule targets a function of the stack whose timeout leaves "
+                     f"{CHECKER_MIN_ROOM_S:g} s beside the probe's timeout_s."),
         validate=validate_probe_timeouts,
         enforcement_level=EnforcementLevel.MANDATORY,
     ),

@@ -83,10 +83,12 @@ def provider_class(type_: str) -> type:
 def test_constants_match_the_runtime_code():
     """The pack imports nothing from the repository (it runs in its own virtualenv), so the names
     and defaults it shares with the runtime are pinned here."""
+    from checker.budget import MIN_ROOM_S
     from checker.config import DEFAULT_TIMEOUT_S
     from extension.circuit_breaker_extension.config import CIRCUITS, TABLE as TABLE_VARIABLE
 
     assert pack.CHECKER_DEFAULT_PROBE_TIMEOUT_S == DEFAULT_TIMEOUT_S
+    assert pack.CHECKER_MIN_ROOM_S == MIN_ROOM_S
     assert (pack.TABLE_VARIABLE, pack.CIRCUITS_VARIABLE) == (TABLE_VARIABLE, CIRCUITS)
 
 

@@ -221,6 +221,10 @@ CASES = [
     Case("probe-outlasts-checker", "checker-probe-timeout-below-function-timeout", "dev", ("payments-schedule", SCHEDULE),
          edit("payments-schedule", SCHEDULE, json_at("target", "input", change=lambda payload: payload.update(
              timeout_s=60.0)))),  # the checker timeout, 60 s by default
+    Case("probe-leaves-no-room-for-the-run", "checker-probe-timeout-below-function-timeout", "prod",
+         ("payments-schedule", SCHEDULE),
+         edit("payments-schedule", SCHEDULE, json_at("target", "input", change=lambda payload: payload.update(
+             timeout_s=55.5)))),  # 4.5 s left of the checker's 60 s: a run needs 5 s beside its probe
     Case("probe-timeout-not-a-number", "checker-probe-timeout-below-function-timeout", "prod",
          ("inventory-schedule", SCHEDULE),
          edit("inventory-schedule", SCHEDULE, json_at("target", "input", change=lambda payload: payload.update(
