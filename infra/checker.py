@@ -100,8 +100,9 @@ class Checker(pulumi.ComponentResource):
             tags=env.tagging.component(COMPONENT),
             opts=child,
         )
-        # Every logical name starts with the component's, so a second checker never collides; the
-        # alias keeps a stack deployed before the prefix from replacing the role and its policy.
+        # The role's and its policy's logical names start with the component's; the alias keeps a
+        # stack deployed before that prefix from replacing them. (The program builds one checker:
+        # its schedule group and schedules are named per stack and per service, not per checker.)
         scheduler_role = aws.iam.Role(
             f"{name}-scheduler-role",
             description=f"Lets the {env.name} probe schedules invoke the checker",
