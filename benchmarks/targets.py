@@ -39,19 +39,15 @@ WRU_PER_FAILED_CALL = 1.0
 # Why (d) misses a target, by target id ("T1", "T2 dead calls", ...): the hook for the core's author.
 REASONS: dict[str, str] = {
     "T2 dead calls": (
-        "two mechanisms, both in how soon a write-free rule can see an outage. (1) Low calls per "
-        "environment (E = 1000, R = 50: one call per environment every 20 s): the rule counts what a "
-        "failure says about its own environment (no success is ever written), so an outage shows as "
-        "repeats only once environments fail twice in a row, about 1/λ = 20 s; a faster rule would need "
-        "the fleet's request rate, which no write-free design learns, and would then false-trip on T1's "
-        "flaky cells (zero fallbacks there is met). (2) 503 at E = 100, R = 5000: pybreaker's allowance "
-        "there is under 2 dead calls per environment (its 5 per environment, plus its trials, over 5). "
-        "Every environment's first failure of the outage is judged but not a repeat, so at the 35 % "
-        "share the fleet needs about 0.54 repeats per environment on top before the rule holds: ~1.5 "
-        "failed calls per environment, plus the checker's probes while OPEN (one every 5 s). The write "
-        "bucket's burst puts those failures in the table at once and a written failure makes the next "
-        "lookup re-read, so no environment sends more than about one call after the trip (this cell "
-        "went from 1,395 to under 200 dead calls with those two changes)."
+        "how soon a write-free rule can see an outage when each environment calls rarely (E = 1000, "
+        "R = 50: one call per environment every 20 s). The rule counts what a failure says about its "
+        "own environment (no success is ever written), so an outage shows as repeats only once "
+        "environments fail twice in a row, about 1/λ = 20 s; nearly all of these dead calls come "
+        "before the trip (after it, each environment sends at most one). A faster rule would need the "
+        "fleet's request rate, which no write-free design learns: the first seconds of this outage "
+        "give the table what flaky 10 % traffic at E = 1000, R = 500 gives it (about 50 failures a "
+        "second, each from a different environment whose previous call succeeded), where T1 forbids "
+        "a trip."
     ),
     "T2 first fallback": (
         "at E = 1000, R = 50 an environment calls every 20 s, so in the first two call timeouts the "

@@ -232,6 +232,34 @@ def test_after_a_written_failure_the_next_lookup_sees_a_trip_made_since() -> Non
     assert db.reads == reads + 1
 
 
+def test_a_repeat_the_bucket_holds_back_still_makes_the_next_lookup_re_read() -> None:
+    """Past its burst an environment's failures wait for a token, yet each repeat says it keeps
+    failing: its next lookup reads the record once, and sees a trip another environment stored
+    meanwhile instead of calling on its cached CLOSED copy."""
+    from circuit_breaker_extension.service import FLUSH_BURST
+    from tests.support.memory_dynamodb import MemoryDynamoDB
+
+    db, now_ms = MemoryDynamoDB(), [1_700_000_000_000]
+    settings = BreakerSettings(failure_rate_threshold=0.5, minimum_failures=2 * FLUSH_BURST + 2)
+    fast, other = (_memory_environment(db, name, settings, now_ms) for name in ("fast", "other"))
+    fast.report("payments", ok=True, latency_ms=5, error=None)
+    for _ in range(FLUSH_BURST + 1):  # the burst is written; the last repeat waits for a token
+        assert fast.lookup("payments").allowed
+        fast.report("payments", ok=False, latency_ms=5, error="HTTP 503")
+    assert fast.flushes.written == FLUSH_BURST and fast.pending_count() == 1
+    other.report("payments", ok=True, latency_ms=5, error=None)
+    for _ in range(FLUSH_BURST + 2):  # with the fast environment's, enough repeats to trip
+        other.report("payments", ok=False, latency_ms=5, error="HTTP 503")
+        now_ms[0] += 1
+    from breaker.store import CircuitStore
+
+    assert CircuitStore(db.caller("operator"), "circuits").get("payments").state is State.OPEN
+    reads = db.reads
+    view = fast.lookup("payments")
+    assert (view.state, view.allowed) == (State.OPEN, False)
+    assert db.reads == reads + 1
+
+
 def test_a_copy_is_re_read_early_only_while_its_circuit_nears_a_trip() -> None:
     """A copy showing failures that look independent (no repeats) keeps the full cache TTL, as
     a healthy one does: a dependency that stays flaky costs no extra reads per environment. Once

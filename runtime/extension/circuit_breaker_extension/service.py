@@ -15,9 +15,10 @@ What it guarantees, and why:
   Writes are bounded by environments × flush rate, not by request or failure rate, and which
   failure goes out at once never depends on whether it is a repeat, so the table's counts are
   never skewed towards repeats.
-- After a written failure that left the circuit CLOSED, the next lookup re-reads the record
-  (one GetItem): another environment may have tripped it since, and a fast caller would
-  otherwise send calls until its next write or re-read. Never while healthy.
+- After a written failure that left the circuit CLOSED, or a repeat held back for a later
+  write, the next lookup re-reads the record (one GetItem): another environment may have
+  tripped it since, and a fast caller would otherwise send calls until its next write or
+  re-read. At most one read per failure, never while healthy.
 - The write's reply holds every environment's counts; when the trip rule holds on it, this
   environment stores the transition with a version-conditional write (stored once, fleet-wide).
 - In HALF_OPEN a lookup that may call takes a trial lease with a random token; the outcome this
@@ -157,7 +158,7 @@ class _Local:
     write_tokens: float = FLUSH_BURST  # counting writes this environment may send now (token bucket)
     tokens_at: float = float("-inf")  # clock time the tokens were last counted
     unwritten: bool = False  # the last counting write failed: the table is away, counts wait
-    recheck: bool = False  # a failure was written and the circuit was still CLOSED: re-read before the next call
+    recheck: bool = False  # a failure was written (circuit still CLOSED) or a repeat seen: re-read before the next call
     leases: deque[str] = field(default_factory=deque)  # trial tokens granted here, not yet reported
     trials_paused_until: float = float("-inf")
 
@@ -275,6 +276,8 @@ class CircuitService:
             except self._unavailable as failure:
                 log("count_pending", circuit=circuit_id, error=repr(failure), pending=self.pending_count())
                 queued = True
+        elif failed and previous:  # a repeat held for a later write: this environment keeps failing
+            local.recheck = True
         if failed and previous is None:
             self._cache.invalidate()  # nothing to count yet: still, learn the shared state soon
         return ReportResult(circuit_id, outcome, now, trial=False, queued=queued, record=record)
@@ -420,13 +423,15 @@ class CircuitService:
         return trip_if_due(self._store, counted.record, local.settings, now, error, self._remember)[0]
 
     def _recheck(self, circuit_id: str, local: _Local) -> None:
-        """Read the record once before the call after a written failure.
+        """Read the record once before the call after a written failure or a repeat.
 
         Another environment may trip the circuit in the milliseconds between this one's write
         and its next call; the cached copy would learn that only at its next re-read, and a fast
-        caller sends many calls in that time. One read per written failure (never while
-        healthy): the next call goes out only if the circuit is still CLOSED as stored now. A
-        table that cannot be read leaves the copy as it was.
+        caller sends many calls in that time. A repeat the token bucket holds back is no write,
+        but says the same: this environment keeps failing, and the trip may be stored already.
+        At most one read per failure (never while healthy): the next call goes out only if the
+        circuit is still CLOSED as stored now. A table that cannot be read leaves the copy as it
+        was.
         """
         local.recheck = False
         try:
