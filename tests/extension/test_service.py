@@ -235,7 +235,8 @@ def test_after_a_written_failure_the_next_lookup_sees_a_trip_made_since() -> Non
 def test_a_repeat_the_bucket_holds_back_still_makes_the_next_lookup_re_read() -> None:
     """Past its burst an environment's failures wait for a token, yet each repeat says it keeps
     failing: its next lookup reads the record once, and sees a trip another environment stored
-    meanwhile instead of calling on its cached CLOSED copy."""
+    meanwhile instead of calling on its cached CLOSED copy. Once its copy shows OPEN, failures
+    of calls still in flight make no lookup read."""
     from circuit_breaker_extension.service import FLUSH_BURST
     from tests.support.memory_dynamodb import MemoryDynamoDB
 
@@ -257,6 +258,11 @@ def test_a_repeat_the_bucket_holds_back_still_makes_the_next_lookup_re_read() ->
     reads = db.reads
     view = fast.lookup("payments")
     assert (view.state, view.allowed) == (State.OPEN, False)
+    assert db.reads == reads + 1
+    # A call still in flight at the trip fails later: its copy already stops every call, so
+    # that failure is no reason to read again.
+    fast.report("payments", ok=False, latency_ms=5, error="HTTP 503")
+    assert fast.lookup("payments").allowed is False
     assert db.reads == reads + 1
 
 

@@ -221,11 +221,14 @@ class CircuitService:
         lease expires after ``trial_lease_s``.
         """
         local = self._local[circuit_id]
-        if local.recheck:
-            self._recheck(circuit_id, local)
         entry = self._entry(circuit_id)
         record = self._newer(entry.value)
         now = self._wall_ms()
+        if local.recheck:
+            local.recheck = False
+            if effective_state(record, now) is State.CLOSED:  # only a copy that lets the call go out
+                self._recheck(circuit_id)
+                record = self._newer(entry.value)
         stale = entry.stale
         if effective_state(record, now) is State.HALF_OPEN and is_call_allowed(record, local.settings, now):
             record, allowed, stale = self._take_trial(record, local, now, stale)
@@ -422,18 +425,18 @@ class CircuitService:
         error = next((f.error for f in reversed(failures) if f.error is not None), None)
         return trip_if_due(self._store, counted.record, local.settings, now, error, self._remember)[0]
 
-    def _recheck(self, circuit_id: str, local: _Local) -> None:
+    def _recheck(self, circuit_id: str) -> None:
         """Read the record once before the call after a written failure or a repeat.
 
         Another environment may trip the circuit in the milliseconds between this one's write
         and its next call; the cached copy would learn that only at its next re-read, and a fast
         caller sends many calls in that time. A repeat the token bucket holds back is no write,
         but says the same: this environment keeps failing, and the trip may be stored already.
-        At most one read per failure (never while healthy): the next call goes out only if the
-        circuit is still CLOSED as stored now. A table that cannot be read leaves the copy as it
-        was.
+        At most one read per failure, and only while the copy shows CLOSED (never while healthy,
+        nor for the failures of calls still in flight when the environment learned of a trip): the
+        next call goes out only if the circuit is still CLOSED as stored now. A table that cannot
+        be read leaves the copy as it was.
         """
-        local.recheck = False
         try:
             record = self._store.get(circuit_id)
         except self._unavailable as failure:
