@@ -150,3 +150,24 @@ def test_a_schema1_half_open_lease_holds_its_slot_until_it_expires_and_never_wed
 
     assert extension.report("payments", "success", {"latency_ms": 5})[1]["trial"] is True
     assert stored("payments").state is State.CLOSED  # 1 success from schema 1 + this one = 2
+
+
+def test_the_first_count_takes_over_an_item_without_a_version(dynamodb, table) -> None:
+    """An item with no version (left by another tool, or half-migrated by hand) is taken over by
+    the first count in one write: what it holds of this schema is carried as read, the new record
+    is set whole (version, incarnation, schema 2), schema-1 attributes are removed, and the count
+    is added."""
+    from breaker.counting import Failure, count_failures
+    from breaker.machine import BreakerSettings, CircuitRecord
+
+    client = dynamodb.client()
+    legacy = {"window_calls": {"N": "40"}, "failure_times": {"L": [{"N": "1"}]}}
+    client.put_item(TableName=table, Item={"id": {"S": "payments"}, "last_error": {"S": "HTTP 503"}, **legacy})
+    now_ms = int(time.time() * 1000)
+    store = CircuitStore(client, table)
+    counted = count_failures(store, CircuitRecord("payments"), [Failure(now_ms, True)], BreakerSettings(), now_ms)
+    item = raw_item(dynamodb, table)
+    assert counted.written == 1 and counted.record.state is State.CLOSED
+    assert_migrated(item, counted.record.version)  # legacy attributes gone, incarnation given
+    assert item["last_error"] == {"S": "HTTP 503"}
+    assert store.get("payments").tallies == counted.record.tallies and counted.record.tallies[0].repeats == 1

@@ -177,6 +177,36 @@ def test_failures_held_past_the_cap_are_counted_as_dropped() -> None:
     assert (service.flushes.written, service.flushes.dropped) == (0, judged - MAX_PENDING)
 
 
+def test_while_the_table_is_away_a_failing_environment_does_not_wait_on_re_reads() -> None:
+    """Once a counting write failed (the table is away, the counts wait), a repeat held back asks
+    for no re-read: each would wait out a DynamoDB timeout on the function's call path, and fail."""
+
+    class CountingDownTable(DownTable):
+        gets = 0
+
+        def get(self, circuit_id):
+            self.gets += 1
+            return super().get(circuit_id)
+
+    table = CountingDownTable(CircuitRecord("payments"))
+    service = CircuitService(
+        {"payments": BreakerSettings(minimum_failures=100_000)},
+        table,
+        (TimeoutError,),
+        cache_ttl_s=30,
+        unknown_state=State.CLOSED,
+        clock=lambda: 100.0,  # no token comes back: past the burst every repeat is held
+        wall_ms=lambda: 2_000,
+    )
+    service.report("payments", ok=True, latency_ms=5, error=None)
+    for _ in range(20):
+        gets = table.gets
+        assert service.lookup("payments").allowed
+        assert table.gets == gets, "a lookup tried to read the table"
+        assert service.report("payments", ok=False, latency_ms=5, error="boom").queued
+    assert service.pending_count() == 20
+
+
 def test_counting_writes_follow_a_token_bucket_whatever_the_failures_are() -> None:
     """A burst of failures is written FLUSH_BURST times at once, then once per FLUSH_INTERVAL_S.
     Whether a failure goes out at once depends only on when it comes: a run of repeats and a run

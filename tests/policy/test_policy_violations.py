@@ -269,3 +269,12 @@ def test_policy_reports_the_broken_resource(case: Case, stack_resources):
     assert all(v.level is policy.enforcement_level for v in violations)
     # Stack policies attach the offender's URN; resource policies leave it to the engine.
     assert {v.urn for v in reported} <= {offender.urn, None}
+
+
+def test_a_probe_that_leaves_exactly_the_runs_room_passes(stack_resources):
+    """The boundary of checker-probe-timeout-below-function-timeout: a probe timeout that leaves
+    exactly CHECKER_MIN_ROOM_S of the checker's 60 s passes; 0.5 s more is the violating case."""
+    policy = POLICY_BY_NAME["checker-probe-timeout-below-function-timeout"]
+    at_the_edge = edit("payments-schedule", SCHEDULE, json_at("target", "input", change=lambda payload: payload.update(
+        timeout_s=55.0)))
+    assert evaluate(at_the_edge(stack_resources("prod")), policies=[policy]) == []

@@ -4,9 +4,9 @@ What it guarantees, and why:
 
 - Lookups are served from one :class:`TtlCache` whose loader is a single BatchGetItem for
   every circuit of the function, so a healthy function costs at most one read per TTL. While
-  a circuit is tripping or recovering (OPEN, HALF_OPEN, or CLOSED and nearing its trip) its
-  copy is re-read after ``WATCH_CACHE_TTL_S`` instead, so a trip or a recovery reaches every
-  environment within seconds.
+  a circuit is tripping (CLOSED and nearing its trip) its copy is re-read after
+  ``WATCH_CACHE_TTL_S`` instead, and while it is recovering (OPEN, HALF_OPEN) after
+  ``RECOVERY_CACHE_TTL_S``, so a trip or a recovery reaches every environment within seconds.
 - Successes are never written in CLOSED: the environment only remembers whether its previous
   call failed. A failure is counted locally as *judged* (this environment had called before)
   and *repeat* (that call failed too) and added to the record's counters with one conflict-free
@@ -158,7 +158,7 @@ class _Local:
     write_tokens: float = FLUSH_BURST  # counting writes this environment may send now (token bucket)
     tokens_at: float = float("-inf")  # clock time the tokens were last counted
     unwritten: bool = False  # the last counting write failed: the table is away, counts wait
-    recheck: bool = False  # a failure was written (circuit still CLOSED) or a repeat seen: re-read before the next call
+    recheck: bool = False  # a failure written (circuit still CLOSED) or a repeat held back: re-read before the next call
     leases: deque[str] = field(default_factory=deque)  # trial tokens granted here, not yet reported
     trials_paused_until: float = float("-inf")
 
@@ -224,11 +224,11 @@ class CircuitService:
         entry = self._entry(circuit_id)
         record = self._newer(entry.value)
         now = self._wall_ms()
-        if local.recheck:
-            local.recheck = False
-            if effective_state(record, now) is State.CLOSED:  # only a copy that lets the call go out
-                self._recheck(circuit_id)
-                record = self._newer(entry.value)
+        with self._lock:  # one read per flag, however many lookups run at once
+            recheck, local.recheck = local.recheck, False
+        if recheck and effective_state(record, now) is State.CLOSED:  # only a copy that lets the call go out
+            self._recheck(circuit_id)
+            record = self._newer(entry.value)
         stale = entry.stale
         if effective_state(record, now) is State.HALF_OPEN and is_call_allowed(record, local.settings, now):
             record, allowed, stale = self._take_trial(record, local, now, stale)
@@ -266,21 +266,22 @@ class CircuitService:
                 local.pending_repeats += previous
                 overflow = _cap(local)
             due = failed and (self._take_write(local) or self._could_trip(circuit_id, local, now))
+            queued = failed and local.unwritten  # held behind counts the table did not take
+            if token is None and failed and previous and not due and not queued:
+                local.recheck = True  # a repeat held back (the table answering): this environment keeps failing
         self._drop(overflow)
         if token is not None:
             return self._report_trial(TrialReport(circuit_id, token, outcome, now, error))
         record: Optional[CircuitRecord] = None
-        queued = failed and local.unwritten  # held behind counts the table did not take
         if due:
             try:
                 record = self._flush(circuit_id)
-                local.recheck = record.state is State.CLOSED
+                if record.state is State.CLOSED:
+                    local.recheck = True
                 queued = False
             except self._unavailable as failure:
                 log("count_pending", circuit=circuit_id, error=repr(failure), pending=self.pending_count())
                 queued = True
-        elif failed and previous:  # a repeat held for a later write: this environment keeps failing
-            local.recheck = True
         if failed and previous is None:
             self._cache.invalidate()  # nothing to count yet: still, learn the shared state soon
         return ReportResult(circuit_id, outcome, now, trial=False, queued=queued, record=record)
@@ -435,7 +436,7 @@ class CircuitService:
         At most one read per failure, and only while the copy shows CLOSED (never while healthy,
         nor for the failures of calls still in flight when the environment learned of a trip): the
         next call goes out only if the circuit is still CLOSED as stored now. A table that cannot
-        be read leaves the copy as it was.
+        be read leaves the copy as it was; while counting writes fail, repeats ask for no read.
         """
         try:
             record = self._store.get(circuit_id)
