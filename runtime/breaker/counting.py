@@ -76,7 +76,7 @@ def count_failures(
                 learned(base, "read", False)
                 continue
         creating = created(base, now_ms) if base.version == 0 else None  # no item yet: this write makes it
-        period = base.version if creating is None else creating.version
+        period = (creating or base).version
         try:
             record = store.add_tallies(base, tallies(period, pending, settings), oldest - 1, creating)
         except TallyRefused as refusal:

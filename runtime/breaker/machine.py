@@ -343,8 +343,7 @@ def trips(record: CircuitRecord, settings: BreakerSettings, now_ms: int) -> bool
 
 def rule_holds(settings: BreakerSettings, judged: int, repeats: int) -> bool:
     """The trip rule on counts: enough judged failures, and a share of repeats at the threshold."""
-    threshold = settings.rate_threshold
-    return judged >= settings.minimum_failures and repeats * threshold.denominator >= threshold.numerator * judged
+    return judged >= settings.minimum_failures and _share_reaches_threshold(settings, judged, repeats)
 
 
 def nearing_trip(record: CircuitRecord, settings: BreakerSettings, now_ms: int) -> bool:
@@ -357,8 +356,13 @@ def nearing_trip(record: CircuitRecord, settings: BreakerSettings, now_ms: int) 
     if record.state is not State.CLOSED:
         return False
     judged, repeats = window_counts(record, settings, now_ms)
+    return judged > 0 and _share_reaches_threshold(settings, judged, 2 * repeats)  # twice the share: half the threshold
+
+
+def _share_reaches_threshold(settings: BreakerSettings, judged: int, repeats: int) -> bool:
+    """``repeats / judged >= failure_rate_threshold``, compared exactly (in integers)."""
     threshold = settings.rate_threshold
-    return judged > 0 and 2 * repeats * threshold.denominator >= threshold.numerator * judged
+    return repeats * threshold.denominator >= threshold.numerator * judged
 
 
 def trip(record: CircuitRecord, settings: BreakerSettings, now_ms: int, error: Optional[str] = None) -> CircuitRecord:
