@@ -27,7 +27,6 @@ from dataclasses import dataclass, fields
 from typing import Optional, Sequence
 
 from .cost import PRICES
-from .scenario import Dependency, probe_draw
 from .simulator import FALLBACK, LIVE, Trace
 
 RESTORED_SHARE = 0.9
@@ -87,18 +86,15 @@ def figures(trace: Trace) -> Figures:
         failed_writes=usage.failed_writes,
         failed_writes_per_1k=usage.failed_writes * 1000 / n,
         usd_per_1m=PRICES.usd(usage.rru, usage.wru) * 1e6 / n,
-        wru_per_failed_call=_wru_per_failed_call(trace, failed),
+        wru_per_failed_call=_wru_per_failed_call(trace, failed + trace.failed_probes),
     )
 
 
-def _wru_per_failed_call(trace: Trace, failed_calls: int) -> Optional[float]:
+def _wru_per_failed_call(trace: Trace, failed: int) -> Optional[float]:
     """In a flaky cell: WRU over the failed calls, the checker's failed probes included."""
-    scenario = trace.scenario
-    if scenario.outage is not None:
+    if trace.scenario.outage is not None or not failed:
         return None
-    dependency = Dependency(scenario)
-    failed = failed_calls + sum(not dependency.respond(at, probe_draw(scenario, at))[0] for at in trace.probes)
-    return trace.usage.wru / failed if failed else None
+    return trace.usage.wru / failed
 
 
 def _outage_figures(trace: Trace) -> dict[str, Optional[float]]:

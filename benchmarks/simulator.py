@@ -45,6 +45,7 @@ class Trace:
     environments: list[int]
     paths: bytearray  # paths[i]: LIVE, FAILED or FALLBACK
     probes: tuple[float, ...]  # start times of the checker's probes
+    failed_probes: int  # how many of them the dependency failed
     usage: Usage  # the whole run
     healthy_usage: Optional[Usage]  # at the outage start: what the healthy phase cost
     states: tuple[tuple[float, str], ...]  # the design's state each simulated second, when sampled
@@ -83,6 +84,7 @@ class _Run:
         self._rare: list[tuple[float, int, int, Any]] = []
         self._order = itertools.count()
         self._probes: list[float] = []
+        self._failed_probes = 0
         self._states: list[tuple[float, str]] = []
         self._healthy: Optional[Usage] = None
         duration = scenario.duration_s
@@ -165,6 +167,7 @@ class _Run:
             envs,
             paths,
             tuple(self._probes),
+            self._failed_probes,
             design.usage().copy(),
             self._healthy,
             tuple(self._states),
@@ -182,6 +185,7 @@ class _Run:
             if checker.start(now):
                 self._probes.append(now)
                 ok, latency = self._dependency.respond(now, probe_draw(self._scenario, now))
+                self._failed_probes += not ok
                 self._push(now + latency, _PROBE_DONE, (ok, latency))
             else:
                 self._again(now, checker.skipped(now))

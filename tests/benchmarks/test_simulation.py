@@ -144,7 +144,7 @@ def test_metric_definitions_on_a_hand_made_trace() -> None:
     arrivals = [5.0, 10.5, 11.9, 12.1, 13.0, 19.0, 20.2, 20.6, 21.1, 21.3, 21.5, 21.7, 22.5]
     paths = bytearray([LIVE, 1, 1, 1, FALLBACK, FALLBACK, FALLBACK, LIVE, LIVE, LIVE, LIVE, FALLBACK, LIVE])
     probes = (0.0, 15.0, 60.0)
-    trace = Trace(scenario, "x", arrivals, [0] * len(arrivals), paths, probes, Usage(), Usage(writes=2, rru=1, wru=2), ())
+    trace = Trace(scenario, "x", arrivals, [0] * len(arrivals), paths, probes, 1, Usage(), Usage(writes=2, rru=1, wru=2), ())
     got = figures(trace)
     # Calls at 10.5 and 11.9 started within one call timeout (2 s) of the start: unavoidable.
     assert got.unavoidable == 2
