@@ -25,6 +25,19 @@ class HangingTable:
         raise TimeoutError("read timeout")
 
 
+def _stub_environment(table, settings: BreakerSettings, clock) -> CircuitService:
+    """One execution environment's service on a stub table whose failures are timeouts."""
+    return CircuitService(
+        {"payments": settings},
+        table,
+        (TimeoutError,),
+        cache_ttl_s=30,
+        unknown_state=State.CLOSED,
+        clock=clock,
+        wall_ms=lambda: 2_000,
+    )
+
+
 def _memory_environment(
     db, name: str, settings: BreakerSettings, now_ms: list[int], cache_ttl_s: float = 30
 ) -> CircuitService:
@@ -48,15 +61,7 @@ def test_a_failed_trial_write_pauses_trials_instead_of_holding_every_lookup() ->
     now = [100.0]
     half_open = CircuitRecord("payments", state=State.OPEN, version=3, opened_at=0, next_attempt_at=1_000)
     table = HangingTable(half_open)
-    service = CircuitService(
-        {"payments": BreakerSettings()},
-        table,
-        (TimeoutError,),
-        cache_ttl_s=30,
-        unknown_state=State.CLOSED,
-        clock=lambda: now[0],
-        wall_ms=lambda: 2_000,
-    )
+    service = _stub_environment(table, BreakerSettings(), lambda: now[0])
     views = [service.lookup("payments") for _ in range(3)]
     assert [(v.state, v.allowed, v.stale) for v in views] == [(State.HALF_OPEN, False, True)] * 3
     assert table.writes_tried == 1
@@ -159,15 +164,8 @@ def test_failures_held_past_the_cap_are_counted_as_dropped() -> None:
     from circuit_breaker_extension.service import MAX_PENDING
 
     now = [100.0]
-    service = CircuitService(
-        {"payments": BreakerSettings(minimum_failures=100_000)},
-        DownTable(CircuitRecord("payments")),
-        (TimeoutError,),
-        cache_ttl_s=30,
-        unknown_state=State.CLOSED,
-        clock=lambda: now[0],
-        wall_ms=lambda: 2_000,
-    )
+    table = DownTable(CircuitRecord("payments"))
+    service = _stub_environment(table, BreakerSettings(minimum_failures=100_000), lambda: now[0])
     service.report("payments", ok=True, latency_ms=5, error=None)
     judged = MAX_PENDING + 25
     for _ in range(judged):
@@ -189,15 +187,8 @@ def test_while_the_table_is_away_a_failing_environment_does_not_wait_on_re_reads
             return super().get(circuit_id)
 
     table = CountingDownTable(CircuitRecord("payments"))
-    service = CircuitService(
-        {"payments": BreakerSettings(minimum_failures=100_000)},
-        table,
-        (TimeoutError,),
-        cache_ttl_s=30,
-        unknown_state=State.CLOSED,
-        clock=lambda: 100.0,  # no token comes back: past the burst every repeat is held
-        wall_ms=lambda: 2_000,
-    )
+    # A clock that stands still: no token comes back, so past the burst every repeat is held.
+    service = _stub_environment(table, BreakerSettings(minimum_failures=100_000), lambda: 100.0)
     service.report("payments", ok=True, latency_ms=5, error=None)
     for _ in range(20):
         gets = table.gets
